@@ -1,0 +1,29 @@
+// Package activities holds every side effect Firebreak performs: the
+// action registry and its actions, one file per domain. Activities are
+// methods on structs that hold their clients.
+package activities
+
+import "context"
+
+// Ping answers PingWorkflow.
+type Ping struct {
+	// WorkerID names this worker process (host:pid).
+	WorkerID string
+}
+
+// PingInput is the input of Ping.Ping.
+type PingInput struct {
+	Message string `json:"message"`
+}
+
+// PingResult names the worker that ran the activity, so a caller can tell
+// which of several scaled-out workers answered.
+type PingResult struct {
+	Reply    string `json:"reply"`
+	WorkerID string `json:"worker_id"`
+}
+
+// Ping echoes the message back.
+func (p *Ping) Ping(_ context.Context, in PingInput) (PingResult, error) {
+	return PingResult{Reply: "pong: " + in.Message, WorkerID: p.WorkerID}, nil
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/firebreak-ir/firebreak/integrations/config"
+)
+
+func newDevCommand(g *globals) *cobra.Command {
+	var dataDir, httpAddr string
+	var port int
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything on this machine: embedded Temporal on SQLite, the worker and the HTTP server",
+		Long: `dev runs a complete Firebreak on one machine. Temporal runs in-process
+with its state in a SQLite file under --data-dir, so incidents survive a
+restart. With TEMPORAL_ADDRESS set, dev uses that cluster instead.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var flags []config.Override
+			if cmd.Flags().Changed("data-dir") {
+				flags = append(flags, config.Override{Env: "FIREBREAK_DATA_DIR", Flag: "--data-dir", Value: dataDir})
+			}
+			if cmd.Flags().Changed("http") {
+				flags = append(flags, config.Override{Env: "FIREBREAK_HTTP_ADDR", Flag: "--http", Value: httpAddr})
+			}
+			if cmd.Flags().Changed("temporal-port") {
+				flags = append(flags, config.Override{Env: "FIREBREAK_TEMPORAL_PORT", Flag: "--temporal-port", Value: strconv.Itoa(port)})
+			}
+			cfg, err := g.load(config.ModeDev, flags...)
+			if err != nil {
+				return err
+			}
+			return runStack(cmd.Context(), cfg, newLogger(cfg.Log, cmd.ErrOrStderr()), parts{devServer: true, worker: true, http: true})
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", ".firebreak", "directory for the SQLite database (env FIREBREAK_DATA_DIR)")
+	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "HTTP listen address for Slack, probes and metrics (env FIREBREAK_HTTP_ADDR)")
+	cmd.Flags().IntVar(&port, "temporal-port", 7233, "port of the embedded Temporal frontend on 127.0.0.1 (env FIREBREAK_TEMPORAL_PORT)")
+	return cmd
+}

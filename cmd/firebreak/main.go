@@ -1,0 +1,144 @@
+// Command firebreak is the single Firebreak binary: the embedded dev
+// stack, the worker, the HTTP side, and the operator CLI. It is the only
+// place that exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/firebreak-ir/firebreak/integrations/config"
+)
+
+// Exit codes: 1 for runtime failures, 2 for bad configuration or usage,
+// so scripts can tell "fix your input" from "something broke".
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// usageError marks errors the user fixes by changing flags or config.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	root := newRootCommand(getenv)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) || config.IsConfigError(err) || isCobraUsage(err) {
+		fmt.Fprintf(stderr, "firebreak: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "firebreak: %v\n", err)
+	return exitFailure
+}
+
+// isCobraUsage recognises cobra's own argument and flag errors, which it
+// returns as plain errors.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "invalid argument", "flag needs an argument", "accepts ", "requires at least", "required flag"} {
+		if strings.HasPrefix(msg, p) || strings.Contains(msg, " "+p) {
+			return true
+		}
+	}
+	return false
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	getenv     func(string) string
+	configPath string
+	logLevel   string
+	logFormat  string
+}
+
+func newRootCommand(getenv func(string) string) *cobra.Command {
+	g := &globals{getenv: getenv}
+	root := &cobra.Command{
+		Use:           "firebreak",
+		Short:         "Incident-response runbooks that run themselves, steered from Slack",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.configPath, "config", "", "path to firebreak.yaml (env FIREBREAK_CONFIG)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (env FIREBREAK_LOG_LEVEL; default info)")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "auto, text or json (env FIREBREAK_LOG_FORMAT; auto = text on a terminal)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newDevCommand(g),
+		newWorkerCommand(g),
+		newServeCommand(g),
+		newPingCommand(g),
+		newVersionCommand(),
+	)
+	return root
+}
+
+// load reads configuration for mode, with command-line flags taking
+// precedence over the environment and the file.
+func (g *globals) load(mode config.Mode, flags ...config.Override) (*config.Config, error) {
+	path := g.configPath
+	if path == "" {
+		path = g.getenv("FIREBREAK_CONFIG")
+	}
+	if g.logLevel != "" {
+		flags = append(flags, config.Override{Env: "FIREBREAK_LOG_LEVEL", Flag: "--log-level", Value: g.logLevel})
+	}
+	if g.logFormat != "" {
+		flags = append(flags, config.Override{Env: "FIREBREAK_LOG_FORMAT", Flag: "--log-format", Value: g.logFormat})
+	}
+	cfg, err := config.Load(path, g.getenv, mode, flags...)
+	if err != nil {
+		if config.IsConfigError(err) {
+			return nil, fmt.Errorf("invalid configuration:\n%w", err)
+		}
+		return nil, usageError{err}
+	}
+	return cfg, nil
+}
+
+// newLogger builds the process logger: text for people at a terminal,
+// JSON for log collectors.
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.Format
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func withTimeout(cmd *cobra.Command, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(cmd.Context(), d)
+}

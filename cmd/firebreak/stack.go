@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/firebreak-ir/firebreak/activities"
+	"github.com/firebreak-ir/firebreak/integrations/config"
+	ftemporal "github.com/firebreak-ir/firebreak/integrations/temporal"
+	"github.com/firebreak-ir/firebreak/integrations/temporal/devserver"
+	"github.com/firebreak-ir/firebreak/workflows"
+)
+
+// stack is the set of parts one process runs. Parts start in order and
+// stop in reverse: HTTP, then the worker, then the client, then the
+// embedded server, so nothing is cut off mid-request.
+type stack struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	metrics *ftemporal.Metrics
+
+	dev      *devserver.Server
+	client   client.Client
+	worker   worker.Worker
+	httpLn   net.Listener
+	httpSrv  *http.Server
+	identity string
+}
+
+func newStack(cfg *config.Config, log *slog.Logger) (*stack, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := ftemporal.NewMetrics(reg, log)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	return &stack{cfg: cfg, log: log, reg: reg, metrics: m, identity: fmt.Sprintf("%d@%s", os.Getpid(), host)}, nil
+}
+
+// listenHTTP binds the HTTP address first, so a taken port fails the
+// command before any other part has started.
+func (s *stack) listenHTTP(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("http address %s is already in use or cannot be bound: %w", addr, err)
+	}
+	s.httpLn = ln
+	return nil
+}
+
+func (s *stack) startDevServer() error {
+	if s.cfg.Temporal.Address != "" {
+		s.log.Info("using external temporal", "address", s.cfg.Temporal.Address)
+		return nil
+	}
+	dataDir, err := filepath.Abs(s.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("data dir %s: %w", s.cfg.DataDir, err)
+	}
+	start := time.Now()
+	srv, err := devserver.Start(devserver.Options{
+		DataDir:          dataDir,
+		Port:             s.cfg.Temporal.DevPort,
+		Namespace:        s.cfg.Temporal.Namespace,
+		SearchAttributes: workflows.SearchAttributes(),
+		Logger:           s.log,
+	})
+	if err != nil {
+		return err
+	}
+	s.dev = srv
+	s.cfg.Temporal.Address = srv.HostPort()
+	s.log.Info("embedded temporal started", "address", srv.HostPort(), "data_dir", dataDir, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (s *stack) dial(ctx context.Context) error {
+	opts, err := ftemporal.Options(s.cfg.Temporal, s.log, s.metrics.Handler)
+	if err != nil {
+		return usageError{err}
+	}
+	opts.Identity = s.identity
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c, err := ftemporal.Dial(ctx, opts)
+	if err != nil {
+		return err
+	}
+	s.client = c
+	return nil
+}
+
+func (s *stack) startWorker() error {
+	w := worker.New(s.client, s.cfg.Temporal.TaskQueue, worker.Options{})
+	w.RegisterWorkflow(workflows.PingWorkflow)
+	w.RegisterActivity(&activities.Ping{WorkerID: s.identity})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker on task queue %s: %w", s.cfg.Temporal.TaskQueue, err)
+	}
+	s.worker = w
+	s.log.Info("worker polling", "task_queue", s.cfg.Temporal.TaskQueue, "namespace", s.cfg.Temporal.Namespace)
+	return nil
+}
+
+func (s *stack) serveHTTP() {
+	s.httpSrv = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	go func() {
+		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "err", err)
+		}
+	}()
+	s.log.Info("http listening", "addr", s.httpLn.Addr().String())
+}
+
+// stop shuts down whatever started, in reverse order, and reports the
+// first error.
+func (s *stack) stop() error {
+	var errs []error
+	running := s.httpSrv != nil || s.worker != nil || s.dev != nil
+	if s.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
+		errs = append(errs, s.httpSrv.Shutdown(ctx))
+		cancel()
+	} else if s.httpLn != nil {
+		errs = append(errs, s.httpLn.Close())
+	}
+	if s.worker != nil {
+		s.worker.Stop()
+	}
+	if s.client != nil {
+		s.client.Close()
+	}
+	if s.dev != nil {
+		errs = append(errs, s.dev.Stop())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	errs = append(errs, s.metrics.Close(ctx))
+	cancel()
+	if running {
+		s.log.Info("stopped")
+	}
+	return errors.Join(errs...)
+}
+
+// wait blocks until ctx ends (SIGINT/SIGTERM), then stops the stack.
+func (s *stack) wait(ctx context.Context) error {
+	<-ctx.Done()
+	s.log.Info("shutting down")
+	return s.stop()
+}
+
+// parts selects what runStack starts.
+type parts struct {
+	devServer bool // embedded Temporal unless temporal.address is set
+	worker    bool
+	http      bool
+}
+
+// runStack starts the selected parts, blocks until SIGINT or SIGTERM,
+// then stops them. A part that fails to start stops the ones before it.
+func runStack(ctx context.Context, cfg *config.Config, log *slog.Logger, p parts) (err error) {
+	ctx, stopSignals := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stopSignals()
+	s, err := newStack(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = s.stop()
+		}
+	}()
+	if p.http {
+		if err := s.listenHTTP(cfg.HTTP.Addr); err != nil {
+			return err
+		}
+	}
+	if p.devServer {
+		if err := s.startDevServer(); err != nil {
+			return err
+		}
+	}
+	if err := s.dial(ctx); err != nil {
+		return err
+	}
+	if p.worker {
+		if err := s.startWorker(); err != nil {
+			return err
+		}
+	}
+	if p.http {
+		s.serveHTTP()
+	}
+	log.Info("firebreak ready")
+	return s.wait(ctx)
+}

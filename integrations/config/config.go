@@ -1,0 +1,301 @@
+// Package config loads Firebreak's configuration: environment variables
+// first (12-factor), then an optional strict firebreak.yaml for structure
+// (accounts, approver groups, channels). Every problem is reported with the
+// file, line and key (or the environment variable) that caused it.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration. YAML keys are snake_case.
+type Config struct {
+	DataDir  string   `yaml:"data_dir"`
+	HTTP     HTTP     `yaml:"http"`
+	Log      Log      `yaml:"log"`
+	Temporal Temporal `yaml:"temporal"`
+	Slack    Slack    `yaml:"slack"`
+	AWS      AWS      `yaml:"aws"`
+	GitHub   GitHub   `yaml:"github"`
+	Access   Access   `yaml:"access"`
+	Channels Channels `yaml:"channels"`
+
+	// Source is the file the config came from ("" when env only).
+	Source string `yaml:"-"`
+	// positions of keys in Source, for errors found after decoding.
+	pos map[string]position `yaml:"-"`
+	// origin names the flag or environment variable that set a key last.
+	origin map[string]string `yaml:"-"`
+}
+
+// HTTP is the bot's and operator endpoints' listener.
+type HTTP struct {
+	Addr string `yaml:"addr"`
+	// ShutdownTimeout bounds graceful shutdown of in-flight requests.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Log configures log/slog.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // auto (text on a terminal), text, json
+}
+
+// Temporal says how to reach the cluster. Address empty means the
+// embedded dev server under `firebreak dev`.
+type Temporal struct {
+	Address   string      `yaml:"address"`
+	Namespace string      `yaml:"namespace"`
+	TaskQueue string      `yaml:"task_queue"`
+	TLS       TemporalTLS `yaml:"tls"`
+	APIKey    Secret      `yaml:"api_key"`
+	// DevPort is the embedded server's frontend port.
+	DevPort int `yaml:"dev_port"`
+}
+
+// TemporalTLS enables TLS or mTLS to the cluster (Temporal Cloud uses mTLS or an API key).
+type TemporalTLS struct {
+	Enabled    bool   `yaml:"enabled"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	CAFile     string `yaml:"ca_file"`
+	ServerName string `yaml:"server_name"`
+}
+
+// Slack holds the bot's credentials and API base URL.
+type Slack struct {
+	BotToken      Secret `yaml:"bot_token"`
+	SigningSecret Secret `yaml:"signing_secret"`
+	AppToken      Secret `yaml:"app_token"`
+	APIURL        string `yaml:"api_url"`
+}
+
+// AWS lists the accounts playbooks act in; credentials come from the SDK chain.
+type AWS struct {
+	Region      string                `yaml:"region"`
+	EndpointURL string                `yaml:"endpoint_url"`
+	Accounts    map[string]AWSAccount `yaml:"accounts"`
+}
+
+// AWSAccount is one account reached through AssumeRole.
+type AWSAccount struct {
+	AccountID    string `yaml:"account_id"`
+	RoleARN      string `yaml:"role_arn"`
+	Region       string `yaml:"region"`
+	QuarantineSG string `yaml:"quarantine_sg"`
+}
+
+// GitHub holds a token or GitHub App credentials.
+type GitHub struct {
+	APIURL            string `yaml:"api_url"`
+	Token             Secret `yaml:"token"`
+	AppID             int64  `yaml:"app_id"`
+	AppPrivateKeyFile string `yaml:"app_private_key_file"`
+	TrackingRepo      string `yaml:"tracking_repo"`
+}
+
+// Access says who may do what. Members are Slack user IDs (U…/W…) or
+// Slack user group IDs (S…).
+type Access struct {
+	// Declare restricts who may declare incidents; empty means everyone.
+	Declare    []string            `yaml:"declare"`
+	Responders []string            `yaml:"responders"`
+	Commanders []string            `yaml:"commanders"`
+	Groups     map[string][]string `yaml:"groups"`
+}
+
+// Channels are where the bot announces incidents.
+type Channels struct {
+	Announce string `yaml:"announce"`
+}
+
+// Mode is what the process runs; each needs different settings.
+type Mode string
+
+// Modes of the firebreak binary.
+const (
+	ModeDev    Mode = "dev"    // embedded server + worker + HTTP
+	ModeWorker Mode = "worker" // worker alone
+	ModeServe  Mode = "serve"  // HTTP alone
+	ModeClient Mode = "client" // CLI commands that talk to Temporal
+)
+
+// Defaults are applied before the file and the environment.
+func Defaults() Config {
+	return Config{
+		DataDir:  ".firebreak",
+		HTTP:     HTTP{Addr: "127.0.0.1:8080", ShutdownTimeout: 5 * time.Second},
+		Log:      Log{Level: "info", Format: "auto"},
+		Temporal: Temporal{Namespace: "default", TaskQueue: "firebreak", DevPort: 7233},
+		Slack:    Slack{APIURL: "https://slack.com/api/"},
+		GitHub:   GitHub{APIURL: "https://api.github.com/"},
+	}
+}
+
+// Override is a command-line flag standing in for an environment variable.
+type Override struct {
+	Env   string // e.g. FIREBREAK_HTTP_ADDR
+	Flag  string // e.g. --http, named in errors
+	Value string
+}
+
+// Load reads the optional YAML file (path "" = none), then the environment
+// (getenv, normally os.Getenv), then flag overrides, then validates for
+// mode. All problems are returned together as an ErrorList.
+func Load(path string, getenv func(string) string, mode Mode, flags ...Override) (*Config, error) {
+	cfg := Defaults()
+	cfg.origin = map[string]string{}
+	var errs ErrorList
+	if path != "" {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		cfg.Source = path
+		errs = append(errs, decodeFile(src, path, &cfg)...)
+	}
+	errs = append(errs, applyEnv(&cfg, getenv, flags)...)
+	if len(errs) == 0 {
+		errs = append(errs, cfg.validate(mode)...)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return &cfg, nil
+}
+
+// Error is one configuration problem.
+type Error struct {
+	File string // "" for environment variables
+	Line int
+	Col  int
+	Key  string // dotted YAML key, or the environment variable
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.File != "" && e.Line > 0:
+		return fmt.Sprintf("%s:%d:%d: %s: %s", e.File, e.Line, e.Col, e.Key, e.Msg)
+	case e.File != "":
+		return fmt.Sprintf("%s: %s: %s", e.File, e.Key, e.Msg)
+	default:
+		return fmt.Sprintf("%s: %s", e.Key, e.Msg)
+	}
+}
+
+// ErrorList is every problem found, in file order.
+type ErrorList []*Error
+
+func (l ErrorList) Error() string {
+	msgs := make([]string, len(l))
+	for i, e := range l {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// IsConfigError reports whether err came from invalid configuration (as
+// opposed to, say, an unreadable file), which the CLI maps to exit 2.
+func IsConfigError(err error) bool {
+	var l ErrorList
+	return errors.As(err, &l)
+}
+
+type envVar struct {
+	name  string
+	key   string // dotted YAML key it overrides
+	apply func(c *Config, v string) error
+}
+
+func envVars() []envVar {
+	str := func(dst func(*Config) *string) func(*Config, string) error {
+		return func(c *Config, v string) error { *dst(c) = v; return nil }
+	}
+	sec := func(dst func(*Config) *Secret) func(*Config, string) error {
+		return func(c *Config, v string) error { *dst(c) = Secret(v); return nil }
+	}
+	return []envVar{
+		{"FIREBREAK_DATA_DIR", "data_dir", str(func(c *Config) *string { return &c.DataDir })},
+		{"FIREBREAK_HTTP_ADDR", "http.addr", str(func(c *Config) *string { return &c.HTTP.Addr })},
+		{"FIREBREAK_LOG_LEVEL", "log.level", str(func(c *Config) *string { return &c.Log.Level })},
+		{"FIREBREAK_LOG_FORMAT", "log.format", str(func(c *Config) *string { return &c.Log.Format })},
+		{"TEMPORAL_ADDRESS", "temporal.address", str(func(c *Config) *string { return &c.Temporal.Address })},
+		{"TEMPORAL_NAMESPACE", "temporal.namespace", str(func(c *Config) *string { return &c.Temporal.Namespace })},
+		{"FIREBREAK_TEMPORAL_PORT", "temporal.dev_port", func(c *Config, v string) error {
+			p, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("want a port number, got %q", v)
+			}
+			c.Temporal.DevPort = p
+			return nil
+		}},
+		{"TEMPORAL_TASK_QUEUE", "temporal.task_queue", str(func(c *Config) *string { return &c.Temporal.TaskQueue })},
+		{"TEMPORAL_TLS_CERT", "temporal.tls.cert_file", func(c *Config, v string) error {
+			c.Temporal.TLS.CertFile, c.Temporal.TLS.Enabled = v, true
+			return nil
+		}},
+		{"TEMPORAL_TLS_KEY", "temporal.tls.key_file", func(c *Config, v string) error {
+			c.Temporal.TLS.KeyFile, c.Temporal.TLS.Enabled = v, true
+			return nil
+		}},
+		{"TEMPORAL_TLS_CA", "temporal.tls.ca_file", func(c *Config, v string) error {
+			c.Temporal.TLS.CAFile, c.Temporal.TLS.Enabled = v, true
+			return nil
+		}},
+		{"TEMPORAL_TLS_SERVER_NAME", "temporal.tls.server_name", str(func(c *Config) *string { return &c.Temporal.TLS.ServerName })},
+		{"TEMPORAL_API_KEY", "temporal.api_key", sec(func(c *Config) *Secret { return &c.Temporal.APIKey })},
+		{"SLACK_BOT_TOKEN", "slack.bot_token", sec(func(c *Config) *Secret { return &c.Slack.BotToken })},
+		{"SLACK_SIGNING_SECRET", "slack.signing_secret", sec(func(c *Config) *Secret { return &c.Slack.SigningSecret })},
+		{"SLACK_APP_TOKEN", "slack.app_token", sec(func(c *Config) *Secret { return &c.Slack.AppToken })},
+		{"SLACK_API_URL", "slack.api_url", str(func(c *Config) *string { return &c.Slack.APIURL })},
+		{"AWS_REGION", "aws.region", str(func(c *Config) *string { return &c.AWS.Region })},
+		{"AWS_ENDPOINT_URL", "aws.endpoint_url", str(func(c *Config) *string { return &c.AWS.EndpointURL })},
+		{"GITHUB_API_URL", "github.api_url", str(func(c *Config) *string { return &c.GitHub.APIURL })},
+		{"GITHUB_TOKEN", "github.token", sec(func(c *Config) *Secret { return &c.GitHub.Token })},
+		{"GITHUB_APP_ID", "github.app_id", func(c *Config, v string) error {
+			id, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || id <= 0 {
+				return fmt.Errorf("want a positive integer, got %q", v)
+			}
+			c.GitHub.AppID = id
+			return nil
+		}},
+		{"GITHUB_APP_PRIVATE_KEY_FILE", "github.app_private_key_file", str(func(c *Config) *string { return &c.GitHub.AppPrivateKeyFile })},
+	}
+}
+
+// EnvNames lists the environment variables Firebreak reads, for docs and help.
+func EnvNames() []string {
+	vars := envVars()
+	out := make([]string, len(vars))
+	for i, v := range vars {
+		out[i] = v.name
+	}
+	return out
+}
+
+func applyEnv(c *Config, getenv func(string) string, flags []Override) ErrorList {
+	var errs ErrorList
+	for _, v := range envVars() {
+		val, origin := getenv(v.name), v.name
+		for _, f := range flags {
+			if f.Env == v.name {
+				val, origin = f.Value, f.Flag
+			}
+		}
+		if val == "" {
+			continue
+		}
+		c.origin[v.key] = origin
+		if err := v.apply(c, val); err != nil {
+			errs = append(errs, &Error{Key: origin + " (" + v.key + ")", Msg: err.Error()})
+		}
+	}
+	return errs
+}

@@ -1,0 +1,151 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+var (
+	slackMemberRe = regexp.MustCompile(`^[UWS][A-Z0-9]{2,}$`)
+	slugRe        = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+)
+
+// errAt builds an error about key. It names where the offending value came
+// from: the flag or environment variable that set it, else its line in the
+// file, else the nearest enclosing section in the file (for a missing
+// key), else the environment variable that would set it.
+func (c *Config) errAt(key, env, format string, args ...any) *Error {
+	e := &Error{Key: key, Msg: fmt.Sprintf(format, args...)}
+	if o, ok := c.origin[key]; ok {
+		e.Key = o + " (" + key + ")"
+		return e
+	}
+	for k := key; k != ""; k = parentKey(k) {
+		if p, ok := c.pos[k]; ok {
+			e.File, e.Line, e.Col = c.Source, p.line, p.col
+			return e
+		}
+	}
+	if env != "" {
+		e.Key = env + " (" + key + ")"
+	} else if c.Source != "" {
+		e.File = c.Source
+	}
+	return e
+}
+
+func parentKey(k string) string {
+	if i := strings.LastIndex(k, "."); i >= 0 {
+		return k[:i]
+	}
+	return ""
+}
+
+func (c *Config) validate(mode Mode) ErrorList {
+	var errs ErrorList
+	add := func(e *Error) { errs = append(errs, e) }
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add(c.errAt("log.level", "FIREBREAK_LOG_LEVEL", "want debug, info, warn or error, got %q", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "auto", "text", "json":
+	default:
+		add(c.errAt("log.format", "FIREBREAK_LOG_FORMAT", "want auto, text or json, got %q", c.Log.Format))
+	}
+	if c.DataDir == "" {
+		add(c.errAt("data_dir", "FIREBREAK_DATA_DIR", "must not be empty"))
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		add(c.errAt("http.addr", "FIREBREAK_HTTP_ADDR", "want host:port, got %q", c.HTTP.Addr))
+	}
+	if c.Temporal.Address != "" {
+		if _, _, err := net.SplitHostPort(c.Temporal.Address); err != nil {
+			add(c.errAt("temporal.address", "TEMPORAL_ADDRESS", "want host:port, got %q", c.Temporal.Address))
+		}
+	}
+	if c.Temporal.Namespace == "" {
+		add(c.errAt("temporal.namespace", "TEMPORAL_NAMESPACE", "must not be empty"))
+	}
+	if c.Temporal.TaskQueue == "" {
+		add(c.errAt("temporal.task_queue", "TEMPORAL_TASK_QUEUE", "must not be empty"))
+	}
+	if c.Temporal.DevPort < 0 || c.Temporal.DevPort > 65535 {
+		add(c.errAt("temporal.dev_port", "", "want a port number 0-65535, got %d", c.Temporal.DevPort))
+	}
+	tls := c.Temporal.TLS
+	if (tls.CertFile == "") != (tls.KeyFile == "") {
+		if tls.CertFile == "" {
+			add(c.errAt("temporal.tls.cert_file", "TEMPORAL_TLS_CERT", "is required when a TLS key is set (mTLS needs both)"))
+		} else {
+			add(c.errAt("temporal.tls.key_file", "TEMPORAL_TLS_KEY", "is required when a TLS certificate is set (mTLS needs both)"))
+		}
+	}
+	for _, u := range []struct{ key, env, val string }{
+		{"slack.api_url", "SLACK_API_URL", c.Slack.APIURL},
+		{"github.api_url", "GITHUB_API_URL", c.GitHub.APIURL},
+		{"aws.endpoint_url", "AWS_ENDPOINT_URL", c.AWS.EndpointURL},
+	} {
+		if u.val == "" {
+			continue
+		}
+		if p, err := url.Parse(u.val); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			add(c.errAt(u.key, u.env, "want an http(s) URL, got %q", u.val))
+		}
+	}
+	if c.Slack.APIURL != "" && !strings.HasSuffix(c.Slack.APIURL, "/") {
+		add(c.errAt("slack.api_url", "SLACK_API_URL", "must end in / (slack-go appends method names), got %q", c.Slack.APIURL))
+	}
+
+	// Slack needs the signing secret wherever HTTP requests from Slack are
+	// served, unless Socket Mode carries them instead.
+	servesHTTP := mode == ModeDev || mode == ModeServe
+	if servesHTTP && c.Slack.BotToken.IsSet() && !c.Slack.AppToken.IsSet() && !c.Slack.SigningSecret.IsSet() {
+		add(c.errAt("slack.signing_secret", "SLACK_SIGNING_SECRET",
+			"is required to verify Slack's HTTP requests when a bot token is set (or set SLACK_APP_TOKEN for Socket Mode)"))
+	}
+	if (c.Slack.AppToken.IsSet() || c.Slack.SigningSecret.IsSet()) && !c.Slack.BotToken.IsSet() && servesHTTP {
+		add(c.errAt("slack.bot_token", "SLACK_BOT_TOKEN", "is required when Slack is configured (the bot posts through the Web API)"))
+	}
+	if c.Slack.AppToken.IsSet() && !strings.HasPrefix(c.Slack.AppToken.Reveal(), "xapp-") {
+		add(c.errAt("slack.app_token", "SLACK_APP_TOKEN", "must be an app-level token starting with xapp-"))
+	}
+	if c.GitHub.AppID != 0 && c.GitHub.AppPrivateKeyFile == "" {
+		add(c.errAt("github.app_private_key_file", "GITHUB_APP_PRIVATE_KEY_FILE", "is required when github.app_id is set"))
+	}
+	if c.GitHub.TrackingRepo != "" && strings.Count(c.GitHub.TrackingRepo, "/") != 1 {
+		add(c.errAt("github.tracking_repo", "", "want owner/name, got %q", c.GitHub.TrackingRepo))
+	}
+	for name, acct := range c.AWS.Accounts {
+		key := "aws.accounts." + name
+		if !slugRe.MatchString(name) {
+			add(c.errAt(key, "", "account name must be lowercase letters, digits and dashes"))
+		}
+		if acct.RoleARN != "" && !strings.HasPrefix(acct.RoleARN, "arn:aws") {
+			add(c.errAt(key+".role_arn", "", "want an IAM role ARN (arn:aws:iam::123456789012:role/name), got %q", acct.RoleARN))
+		}
+	}
+	checkMembers := func(key string, members []string) {
+		for i, m := range members {
+			if !slackMemberRe.MatchString(m) {
+				add(c.errAt(key, "", "entry %d: want a Slack user ID (U…/W…) or user group ID (S…), got %q", i, m))
+			}
+		}
+	}
+	checkMembers("access.declare", c.Access.Declare)
+	checkMembers("access.responders", c.Access.Responders)
+	checkMembers("access.commanders", c.Access.Commanders)
+	for name, members := range c.Access.Groups {
+		checkMembers("access.groups."+name, members)
+		if len(members) == 0 {
+			add(c.errAt("access.groups."+name, "", "group has no members"))
+		}
+	}
+	sortErrors(errs)
+	return errs
+}

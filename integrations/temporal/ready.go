@@ -1,0 +1,34 @@
+package temporal
+
+import (
+	"context"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+)
+
+// CheckReady reports nil when the cluster answers and at least one worker
+// polls taskQueue for both workflow and activity tasks. It works the same
+// whether the worker is in this process (dev) or elsewhere (serve).
+func CheckReady(ctx context.Context, c client.Client, namespace, taskQueue string) error {
+	if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return fmt.Errorf("temporal unreachable: %w", err)
+	}
+	for _, tqType := range []enumspb.TaskQueueType{enumspb.TASK_QUEUE_TYPE_WORKFLOW, enumspb.TASK_QUEUE_TYPE_ACTIVITY} {
+		resp, err := c.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
+			Namespace:     namespace,
+			TaskQueue:     &taskqueuepb.TaskQueue{Name: taskQueue, Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+			TaskQueueType: tqType,
+		})
+		if err != nil {
+			return fmt.Errorf("describe task queue %s: %w", taskQueue, err)
+		}
+		if len(resp.GetPollers()) == 0 {
+			return fmt.Errorf("no worker polls task queue %s for %s tasks", taskQueue, tqType)
+		}
+	}
+	return nil
+}
