@@ -3,7 +3,10 @@
 // methods on structs that hold their clients.
 package activities
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Ping answers PingWorkflow.
 type Ping struct {
@@ -21,9 +24,11 @@ type PingInput struct {
 type PingResult struct {
 	Reply    string `json:"reply"`
 	WorkerID string `json:"worker_id"`
+	// StartedAt is when the activity began running, for latency benchmarks.
+	StartedAt time.Time `json:"started_at"`
 }
 
 // Ping echoes the message back.
 func (p *Ping) Ping(_ context.Context, in PingInput) (PingResult, error) {
-	return PingResult{Reply: "pong: " + in.Message, WorkerID: p.WorkerID}, nil
+	return PingResult{Reply: "pong: " + in.Message, WorkerID: p.WorkerID, StartedAt: time.Now()}, nil
 }

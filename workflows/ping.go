@@ -21,6 +21,8 @@ type PingInput struct {
 type PingResult struct {
 	Reply    string `json:"reply"`
 	WorkerID string `json:"worker_id"`
+	// ActivityStartedAt is when the first activity began running.
+	ActivityStartedAt time.Time `json:"activity_started_at"`
 }
 
 // PingWorkflow proves the chain client → server → worker → activity end to
@@ -35,5 +37,5 @@ func PingWorkflow(ctx workflow.Context, in PingInput) (PingResult, error) {
 	if err := workflow.ExecuteActivity(ctx, a.Ping, activities.PingInput{Message: in.Message}).Get(ctx, &out); err != nil {
 		return PingResult{}, err
 	}
-	return PingResult{Reply: out.Reply, WorkerID: out.WorkerID}, nil
+	return PingResult{Reply: out.Reply, WorkerID: out.WorkerID, ActivityStartedAt: out.StartedAt}, nil
 }

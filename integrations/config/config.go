@@ -160,9 +160,18 @@ func Load(path string, getenv func(string) string, mode Mode, flags ...Override)
 		errs = append(errs, decodeFile(src, path, &cfg)...)
 	}
 	errs = append(errs, applyEnv(&cfg, getenv, flags)...)
-	if len(errs) == 0 {
-		errs = append(errs, cfg.validate(mode)...)
+	// Validate even after decode errors so the user sees every problem at
+	// once, but don't report a key twice.
+	bad := map[string]bool{}
+	for _, e := range errs {
+		bad[e.Key] = true
 	}
+	for _, e := range cfg.validate(mode) {
+		if !bad[e.Key] {
+			errs = append(errs, e)
+		}
+	}
+	sortErrors(errs)
 	if len(errs) > 0 {
 		return nil, errs
 	}

@@ -146,6 +146,5 @@ func (c *Config) validate(mode Mode) ErrorList {
 			add(c.errAt("access.groups."+name, "", "group has no members"))
 		}
 	}
-	sortErrors(errs)
 	return errs
 }

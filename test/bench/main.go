@@ -1,0 +1,152 @@
+// Command bench measures Firebreak's speed and memory goals against the
+// real binary on this machine and prints a Markdown table for README.md.
+// It is a measurement, not a test: nothing here passes or fails on time.
+//
+//	go run ./test/bench              # all measurements
+//	go run ./test/bench -runs 200 -idle 30s -starts 5
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/firebreak-ir/firebreak/test/harness"
+	"github.com/firebreak-ir/firebreak/workflows"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	runs := flag.Int("runs", 200, "Ping workflows to time")
+	starts := flag.Int("starts", 5, "cold and warm starts of firebreak dev to time")
+	idle := flag.Duration("idle", 30*time.Second, "idle time before reading RSS")
+	flag.Parse()
+
+	ctx := context.Background()
+	tmp, err := os.MkdirTemp("", "firebreak-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	fmt.Fprintln(os.Stderr, "building firebreak...")
+	bin, err := harness.Build(ctx, tmp)
+	if err != nil {
+		return err
+	}
+
+	// Start to /readyz: first start creates the database; later starts reuse it.
+	var cold, warm []time.Duration
+	for i := range *starts {
+		dir := filepath.Join(tmp, "start"+strconv.Itoa(i))
+		for j, into := range []*[]time.Duration{&cold, &warm} {
+			d, took, err := startReady(ctx, bin, dir)
+			if err != nil {
+				return fmt.Errorf("start %d/%d: %w", i, j, err)
+			}
+			*into = append(*into, took)
+			if err := d.Stop(30 * time.Second); err != nil {
+				return err
+			}
+		}
+	}
+
+	d, _, err := startReady(ctx, bin, filepath.Join(tmp, "main"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = d.Stop(30 * time.Second) }()
+	fmt.Fprintf(os.Stderr, "idling %s...\n", *idle)
+	time.Sleep(*idle) // the measurement is of an idle process, so waiting is the point
+	idleRSS, err := rss(d.Cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+
+	c, err := client.Dial(client.Options{HostPort: d.TemporalAddr})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var lat []time.Duration
+	for i := range *runs + 10 {
+		t0 := time.Now()
+		r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: "firebreak"}, workflows.PingWorkflow, workflows.PingInput{Message: "bench"})
+		if err != nil {
+			return err
+		}
+		var res workflows.PingResult
+		if err := r.Get(ctx, &res); err != nil {
+			return err
+		}
+		if i >= 10 { // the first few warm up connections and caches
+			lat = append(lat, res.ActivityStartedAt.Sub(t0))
+		}
+	}
+	busyRSS, err := rss(d.Cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+
+	fmt.Printf("| measurement | result | goal |\n|---|---|---|\n")
+	fmt.Printf("| `firebreak dev` start → /readyz, new data dir (median of %d, max) | %s, %s | ≤ 2 s |\n", len(cold), ms(pct(cold, 50)), ms(pct(cold, 100)))
+	fmt.Printf("| `firebreak dev` start → /readyz, existing data dir (median of %d, max) | %s, %s | ≤ 2 s |\n", len(warm), ms(pct(warm, 50)), ms(pct(warm, 100)))
+	fmt.Printf("| idle RSS after %s | %d MB | ≤ 300 MB |\n", *idle, idleRSS>>20)
+	fmt.Printf("| Ping workflow start → first activity running, p50 / p95 / max over %d runs | %s / %s / %s | p95 ≤ 100 ms |\n",
+		len(lat), ms(pct(lat, 50)), ms(pct(lat, 95)), ms(pct(lat, 100)))
+	fmt.Printf("| RSS after the runs | %d MB | |\n", busyRSS>>20)
+	return nil
+}
+
+func startReady(ctx context.Context, bin, dir string) (*harness.Dev, time.Duration, error) {
+	d, err := harness.StartDev(bin, dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := d.WaitReady(ctx, d.URL("/readyz")); err != nil {
+		return nil, 0, err
+	}
+	return d, time.Since(d.Started), nil
+}
+
+// rss reads the resident set size of pid from /proc.
+func rss(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := (len(s)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return s[i]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
