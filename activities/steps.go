@@ -1,0 +1,147 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+)
+
+// GroupResolver expands an approver group to the user IDs in it. Config
+// backs it now; Slack user groups join in a later step.
+type GroupResolver interface {
+	Members(ctx context.Context, group string) ([]string, error)
+}
+
+// StaticGroups resolves groups from configuration.
+type StaticGroups map[string][]string
+
+// Members implements GroupResolver.
+func (g StaticGroups) Members(_ context.Context, group string) ([]string, error) {
+	m, ok := g[group]
+	if !ok {
+		return nil, fmt.Errorf("unknown approver group %q", group)
+	}
+	return append([]string(nil), m...), nil
+}
+
+// Steps runs playbook steps' actions as Temporal activities. One activity
+// type per phase (plan, execute) keeps workers generic; the action name
+// travels in the input and the activity summary shows it in the UI.
+type Steps struct {
+	Registry *Registry
+	Groups   GroupResolver
+}
+
+// ActionInput is the input of PlanAction and ExecuteAction.
+type ActionInput struct {
+	Action         string         `json:"action"`
+	StepID         string         `json:"step_id"`
+	IdempotencyKey string         `json:"idempotency_key"`
+	With           map[string]any `json:"with,omitempty"`
+	// Inherited marks inputs borrowed from another action (a compensation
+	// without its own `with` gets its step's inputs): keys the action does
+	// not declare are dropped instead of refused.
+	Inherited bool `json:"inherited,omitempty"`
+}
+
+// ErrUnknownAction means the worker's registry lacks an action the
+// playbook names (an older worker binary, say).
+const ErrUnknownAction = "UnknownAction"
+
+func (s *Steps) lookup(ctx context.Context, in ActionInput) (Action, Request, error) {
+	a, ok := s.Registry.Get(in.Action)
+	if !ok {
+		return nil, Request{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("this worker has no action %q (is it older than the playbook?)", in.Action), ErrUnknownAction, nil)
+	}
+	with := in.With
+	if in.Inherited {
+		with = map[string]any{}
+		for _, p := range a.Spec().Params {
+			if v, ok := in.With[p.Name]; ok {
+				with[p.Name] = v
+			}
+		}
+	}
+	info := activity.GetInfo(ctx)
+	return a, Request{
+		Action:         in.Action,
+		IdempotencyKey: in.IdempotencyKey,
+		WorkflowID:     info.WorkflowExecution.ID,
+		StepID:         in.StepID,
+		Attempt:        info.Attempt,
+		With:           with,
+	}, nil
+}
+
+// PlanAction describes what the step would change, read-only.
+func (s *Steps) PlanAction(ctx context.Context, in ActionInput) (Plan, error) {
+	a, req, err := s.lookup(ctx, in)
+	if err != nil {
+		return Plan{}, err
+	}
+	p, err := a.Plan(ctx, req)
+	if err != nil {
+		return Plan{}, fmt.Errorf("plan %s: %w", in.Action, err)
+	}
+	return p, nil
+}
+
+// ExecuteAction performs the step.
+func (s *Steps) ExecuteAction(ctx context.Context, in ActionInput) (Result, error) {
+	a, req, err := s.lookup(ctx, in)
+	if err != nil {
+		return Result{}, err
+	}
+	r, err := a.Execute(ctx, req)
+	if err != nil {
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) {
+			return Result{}, err // keep its type and retryability
+		}
+		return Result{}, fmt.Errorf("%s: %w", in.Action, err)
+	}
+	return r, nil
+}
+
+// ResolveApproversInput names the groups and users allowed to approve.
+type ResolveApproversInput struct {
+	Groups []string `json:"groups,omitempty"`
+	Users  []string `json:"users,omitempty"`
+}
+
+// ResolveApproversResult is the sorted, de-duplicated set of user IDs.
+type ResolveApproversResult struct {
+	Members []string `json:"members"`
+}
+
+// ResolveApprovers expands approver groups when an approval gate opens, so
+// the workflow's update validator can check votes without I/O.
+func (s *Steps) ResolveApprovers(ctx context.Context, in ResolveApproversInput) (ResolveApproversResult, error) {
+	set := map[string]bool{}
+	for _, u := range in.Users {
+		set[u] = true
+	}
+	for _, g := range in.Groups {
+		if s.Groups == nil {
+			return ResolveApproversResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approver group %q: no groups are configured", g), "UnknownGroup", nil)
+		}
+		members, err := s.Groups.Members(ctx, g)
+		if err != nil {
+			return ResolveApproversResult{}, err
+		}
+		for _, m := range members {
+			set[m] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for m := range set {
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return ResolveApproversResult{Members: out}, nil
+}

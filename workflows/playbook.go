@@ -1,0 +1,702 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/firebreak-ir/firebreak/activities"
+	"github.com/firebreak-ir/firebreak/playbooks"
+)
+
+// Defaults for action activities when a step does not say.
+const (
+	defaultStepTimeout = 10 * time.Minute
+	defaultMaxAttempts = 5
+)
+
+// runError says how a run ended early; it decides the run's status.
+type runError struct {
+	status string // RunFailed, RunRejected, RunAborted
+	step   string
+	err    error
+}
+
+func (e *runError) Error() string {
+	if e.step == "" {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("step %s: %v", e.step, e.err)
+}
+
+func (e *runError) Unwrap() error { return e.err }
+
+// run is one execution of a playbook: its state, its timeline, and the
+// handlers that steer it.
+type run struct {
+	in       PlaybookInput
+	pb       *playbooks.Playbook
+	eval     expr
+	vars     playbooks.Vars
+	origin   string
+	steps    []*StepState
+	byID     map[string]*StepState
+	timeline []Event
+	// done lists finished action steps in completion order, for rollback.
+	done     []doneStep
+	gates    map[string]*gate
+	tasks    map[string]bool // step ID -> waiting for completion
+	signals  map[string]bool // resume signals received, by name
+	aborted  *AbortRequest
+	cancel   workflow.CancelFunc
+	status   string
+	outcomes map[string]map[string]any
+}
+
+type doneStep struct {
+	step *playbooks.Step
+	with map[string]any
+}
+
+// gate is an open or closed approval.
+type gate struct {
+	step      *playbooks.Step
+	state     *ApprovalState
+	requester string
+	allowSelf bool
+	votes     map[string]bool
+}
+
+// PlaybookWorkflow is the one interpreter of the playbook DSL. It runs
+// steps in order (parallel groups concurrently), asks for approvals with
+// the exact plan, waits for people and signals, calls sub-playbooks as
+// children, and on failure with `on_failure: rollback` runs compensations
+// in reverse. Every state change lands on the timeline.
+func PlaybookWorkflow(ctx workflow.Context, in PlaybookInput) (PlaybookResult, error) {
+	if in.Playbook == nil {
+		return PlaybookResult{}, temporal.NewNonRetryableApplicationError("no playbook in input", "BadInput", nil)
+	}
+	r := newRun(in)
+	if err := r.register(ctx); err != nil {
+		return PlaybookResult{}, err
+	}
+	workflow.Go(ctx, r.receiveSignals)
+
+	r.event(ctx, Event{Kind: EventRunStarted, Actor: orSystem(in.Requester), Detail: fmt.Sprintf("%s (%s mode)", r.pb.Metadata.Name, r.mode())})
+	var result PlaybookResult
+	if r.mode() == ModePlan {
+		result = r.plan(ctx)
+	} else {
+		result = r.execute(ctx)
+	}
+	r.event(ctx, Event{Kind: EventRunFinished, Actor: SystemActor, Outcome: result.Status, Detail: result.Error})
+	// Let in-flight updates (a late vote, say) finish before closing.
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return result, nil
+}
+
+func newRun(in PlaybookInput) *run {
+	r := &run{
+		in:       in,
+		pb:       in.Playbook,
+		eval:     newExpr(),
+		origin:   in.Origin,
+		byID:     map[string]*StepState{},
+		gates:    map[string]*gate{},
+		tasks:    map[string]bool{},
+		signals:  map[string]bool{},
+		status:   RunRunning,
+		outcomes: map[string]map[string]any{},
+		vars: playbooks.Vars{
+			Inputs:   in.Inputs,
+			Steps:    map[string]playbooks.StepVars{},
+			Incident: in.Incident,
+			Config:   in.Config,
+		},
+	}
+	if r.origin == "" {
+		r.origin = "playbook:" + in.Playbook.Metadata.Name
+	}
+	// Parallel groups may be unnamed; give them an ID that no named step
+	// can have ('#' is not allowed in IDs) so their state can be tracked.
+	for i := range in.Playbook.Steps {
+		if s := &in.Playbook.Steps[i]; s.ID == "" {
+			s.ID = fmt.Sprintf("parallel#%d", i+1)
+		}
+	}
+	for _, s := range in.Playbook.AllSteps() {
+		st := &StepState{ID: s.ID, Kind: string(s.Kind), Action: s.Action, Status: StepPending}
+		r.steps = append(r.steps, st)
+		r.byID[s.ID] = st
+	}
+	return r
+}
+
+func (r *run) mode() string {
+	if r.in.Mode == "" {
+		return ModeRun
+	}
+	return r.in.Mode
+}
+
+func orSystem(actor string) string {
+	if actor == "" {
+		return SystemActor
+	}
+	return actor
+}
+
+func (r *run) event(ctx workflow.Context, e Event) {
+	e.Seq = len(r.timeline) + 1
+	e.Time = workflow.Now(ctx)
+	e.Playbook = r.pb.Metadata.Name
+	if e.Origin == "" {
+		e.Origin = r.origin
+	}
+	r.timeline = append(r.timeline, e)
+}
+
+func (r *run) snapshot() []StepState {
+	out := make([]StepState, len(r.steps))
+	for i, s := range r.steps {
+		out[i] = *s
+		if s.Approval != nil {
+			a := *s.Approval
+			out[i].Approval = &a
+		}
+	}
+	return out
+}
+
+// execute runs the steps, then rolls back if asked to.
+func (r *run) execute(ctx workflow.Context) PlaybookResult {
+	stepCtx, cancel := workflow.WithCancel(ctx)
+	r.cancel = cancel
+	err := r.runSteps(stepCtx, r.pb.Steps)
+	res := PlaybookResult{Playbook: r.pb.Metadata.Name, Status: RunSucceeded}
+	if err != nil {
+		var re *runError
+		switch {
+		case errors.As(err, &re):
+			res.Status = re.status
+		case r.aborted != nil || temporal.IsCanceledError(err):
+			res.Status = RunAborted
+		default:
+			res.Status = RunFailed
+		}
+		if r.aborted != nil {
+			res.Status = RunAborted
+		}
+		res.Error = err.Error()
+		if r.pb.OnFailure == playbooks.OnFailureRollback {
+			// Compensations must run even though the run was cancelled.
+			r.rollback(ctx)
+		}
+	}
+	r.status = res.Status
+	res.Steps = r.snapshot()
+	res.Outputs = r.outcomes
+	return res
+}
+
+func (r *run) runSteps(ctx workflow.Context, steps []playbooks.Step) error {
+	for i := range steps {
+		if err := ctx.Err(); err != nil {
+			return r.abortError(err)
+		}
+		if err := r.runStep(ctx, &steps[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) abortError(err error) error {
+	reason := "cancelled"
+	if r.aborted != nil {
+		reason = "aborted by " + r.aborted.Actor
+		if r.aborted.Reason != "" {
+			reason += ": " + r.aborted.Reason
+		}
+	}
+	return &runError{status: RunAborted, err: fmt.Errorf("%s: %w", reason, err)}
+}
+
+func (r *run) runStep(ctx workflow.Context, s *playbooks.Step) error {
+	st := r.byID[s.ID]
+	ok, err := r.eval.EvalBool(s.When, r.vars)
+	if err != nil {
+		return r.finishStep(ctx, s, st, fmt.Errorf("evaluate when: %w", err))
+	}
+	if !ok {
+		st.Status = StepSkipped
+		r.vars.Steps[s.ID] = playbooks.StepVars{Status: playbooks.StatusSkipped}
+		r.event(ctx, Event{Kind: EventStepSkipped, Actor: SystemActor, Step: s.ID, Detail: "when: " + s.When})
+		for i := range s.Parallel {
+			r.byID[s.Parallel[i].ID].Status = StepSkipped
+			r.vars.Steps[s.Parallel[i].ID] = playbooks.StepVars{Status: playbooks.StatusSkipped}
+		}
+		return nil
+	}
+	st.Status = StepRunning
+	st.StartedAt = workflow.Now(ctx)
+	r.event(ctx, Event{Kind: EventStepStarted, Actor: SystemActor, Step: s.ID, Detail: describeStep(s)})
+	switch s.Kind {
+	case playbooks.KindAction:
+		err = r.action(ctx, s, st)
+	case playbooks.KindParallel:
+		err = r.parallel(ctx, s)
+	case playbooks.KindManual:
+		err = r.manual(ctx, s, st)
+	case playbooks.KindWait:
+		err = r.wait(ctx, s, st)
+	case playbooks.KindCall:
+		err = r.call(ctx, s, st)
+	default:
+		err = fmt.Errorf("unknown step kind %q", s.Kind)
+	}
+	return r.finishStep(ctx, s, st, err)
+}
+
+func describeStep(s *playbooks.Step) string {
+	switch s.Kind {
+	case playbooks.KindAction:
+		return s.Action
+	case playbooks.KindParallel:
+		return fmt.Sprintf("%d steps in parallel", len(s.Parallel))
+	case playbooks.KindManual:
+		return "manual task: " + s.Manual.Task
+	case playbooks.KindWait:
+		if s.Wait.Signal != "" {
+			return "wait for signal " + s.Wait.Signal
+		}
+		return "wait " + s.Wait.Duration.String()
+	case playbooks.KindCall:
+		return "call " + s.Call.Playbook
+	}
+	return string(s.Kind)
+}
+
+// finishStep records a step's outcome; continue_on_error turns an
+// ordinary failure into a recorded one, never a rejection or abort.
+func (r *run) finishStep(ctx workflow.Context, s *playbooks.Step, st *StepState, err error) error {
+	st.EndedAt = workflow.Now(ctx)
+	if err == nil {
+		st.Status = StepSucceeded
+		r.vars.Steps[s.ID] = playbooks.StepVars{Status: playbooks.StatusSucceeded, Outputs: st.Outputs}
+		r.event(ctx, Event{Kind: EventStepSucceeded, Actor: SystemActor, Step: s.ID, Outcome: StepSucceeded, Detail: st.Summary})
+		return nil
+	}
+	var re *runError
+	if errors.As(err, &re) && re.status != RunFailed {
+		if st.Status != StepRejected {
+			st.Status = StepAborted
+		}
+		st.Error = err.Error()
+		return err
+	}
+	if ctx.Err() != nil {
+		st.Status = StepAborted
+		st.Error = err.Error()
+		return r.abortError(err)
+	}
+	st.Status = StepFailed
+	st.Error = errorMessage(err)
+	r.vars.Steps[s.ID] = playbooks.StepVars{Status: playbooks.StatusFailed}
+	r.event(ctx, Event{Kind: EventStepFailed, Actor: SystemActor, Step: s.ID, Outcome: StepFailed, Detail: st.Error})
+	if s.ContinueOnError {
+		return nil
+	}
+	if errors.As(err, &re) {
+		return err
+	}
+	return &runError{status: RunFailed, step: s.ID, err: errors.New(st.Error)}
+}
+
+// errorMessage unwraps Temporal's activity error chain to the action's
+// own message, which is what a responder needs to read.
+func errorMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Error()
+	}
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		return "timed out (" + timeoutErr.TimeoutType().String() + ")"
+	}
+	return err.Error()
+}
+
+func (r *run) idempotencyKey(ctx workflow.Context, stepID string) string {
+	return workflow.GetInfo(ctx).WorkflowExecution.ID + "/" + stepID
+}
+
+func activityOptions(s *playbooks.Step) workflow.ActivityOptions {
+	timeout := defaultStepTimeout
+	if s.Timeout > 0 {
+		timeout = time.Duration(s.Timeout)
+	}
+	retry := &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+		MaximumAttempts:    defaultMaxAttempts,
+	}
+	if s.Retry != nil {
+		if s.Retry.MaxAttempts > 0 {
+			retry.MaximumAttempts = int32(s.Retry.MaxAttempts)
+		}
+		if s.Retry.InitialInterval > 0 {
+			retry.InitialInterval = time.Duration(s.Retry.InitialInterval)
+		}
+		if s.Retry.BackoffCoefficient >= 1 {
+			retry.BackoffCoefficient = s.Retry.BackoffCoefficient
+		}
+		if s.Retry.MaxInterval > 0 {
+			retry.MaximumInterval = time.Duration(s.Retry.MaxInterval)
+		}
+	}
+	return workflow.ActivityOptions{
+		// The step's timeout bounds all attempts together.
+		ScheduleToCloseTimeout: timeout,
+		StartToCloseTimeout:    timeout,
+		RetryPolicy:            retry,
+		Summary:                s.ID + ": " + s.Action,
+	}
+}
+
+func (r *run) action(ctx workflow.Context, s *playbooks.Step, st *StepState) error {
+	with, err := r.eval.Render(s.With, r.vars)
+	if err != nil {
+		return fmt.Errorf("render with: %w", err)
+	}
+	key := r.idempotencyKey(ctx, s.ID)
+	if s.Approval != nil {
+		if err := r.approve(ctx, s, st, with, key); err != nil {
+			return err
+		}
+	}
+	var steps *activities.Steps
+	var res activities.Result
+	actx := workflow.WithActivityOptions(ctx, activityOptions(s))
+	err = workflow.ExecuteActivity(actx, steps.ExecuteAction, activities.ActionInput{
+		Action: s.Action, StepID: s.ID, IdempotencyKey: key, With: with,
+	}).Get(ctx, &res)
+	if err != nil {
+		return err
+	}
+	st.Summary = res.Summary
+	st.Outputs = res.Outputs
+	r.outcomes[s.ID] = res.Outputs
+	r.done = append(r.done, doneStep{step: s, with: with})
+	if res.Resource != "" || len(res.RequestIDs) > 0 {
+		r.event(ctx, Event{Kind: EventStepSucceeded, Actor: SystemActor, Step: s.ID, Outcome: "executed",
+			Detail: res.Summary, Resource: res.Resource, RequestIDs: res.RequestIDs})
+	}
+	return nil
+}
+
+func (r *run) planAction(ctx workflow.Context, s *playbooks.Step, with map[string]any, key string) (activities.Plan, error) {
+	var steps *activities.Steps
+	var p activities.Plan
+	opts := activityOptions(s)
+	opts.Summary = s.ID + ": plan " + s.Action
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), steps.PlanAction, activities.ActionInput{
+		Action: s.Action, StepID: s.ID, IdempotencyKey: key, With: with,
+	}).Get(ctx, &p)
+	return p, err
+}
+
+// approve plans the step, opens its gate and waits for the verdict.
+func (r *run) approve(ctx workflow.Context, s *playbooks.Step, st *StepState, with map[string]any, key string) error {
+	a := s.Approval
+	p, err := r.planAction(ctx, s, with, key)
+	if err != nil {
+		return fmt.Errorf("plan for approval: %w", err)
+	}
+	eligible, err := r.resolveApprovers(ctx, a.Group, a.Users)
+	if err != nil {
+		return fmt.Errorf("resolve approvers: %w", err)
+	}
+	min := max(a.Min, 1)
+	g := &gate{
+		step:      s,
+		requester: r.in.Requester,
+		allowSelf: a.AllowRequester,
+		votes:     map[string]bool{},
+		state: &ApprovalState{
+			Plan: p, PlanHash: PlanHash(s.Action, with, p), Group: a.Group,
+			Eligible: eligible, Min: min, Open: true,
+		},
+	}
+	if a.Timeout > 0 {
+		g.state.Deadline = workflow.Now(ctx).Add(time.Duration(a.Timeout))
+	}
+	st.Approval = g.state
+	st.Status = StepAwaitingApproval
+	r.gates[s.ID] = g
+	defer func() { g.state.Open = false }()
+	r.event(ctx, Event{Kind: EventApprovalRequested, Actor: SystemActor, Step: s.ID,
+		Detail: fmt.Sprintf("%s; needs %d of %s; plan %s", p.Summary, min, approverLabel(a), g.state.PlanHash[:12])})
+
+	decided := func() bool { return g.state.RejectedBy != "" || len(g.state.Approvers) >= min }
+	if a.Timeout <= 0 {
+		if err := workflow.Await(ctx, decided); err != nil {
+			return err
+		}
+	} else {
+		ok, err := workflow.AwaitWithTimeout(ctx, time.Duration(a.Timeout), decided)
+		if err != nil {
+			return err
+		}
+		if !ok && a.OnTimeout == playbooks.OnTimeoutEscalate {
+			if err := r.escalate(ctx, s, g); err != nil {
+				return err
+			}
+			ok, err = workflow.AwaitWithTimeout(ctx, time.Duration(a.Timeout), decided)
+			if err != nil {
+				return err
+			}
+		}
+		if !ok {
+			st.Status = StepAborted
+			r.event(ctx, Event{Kind: EventApprovalTimedOut, Actor: SystemActor, Step: s.ID, Outcome: "aborted",
+				Detail: fmt.Sprintf("%d of %d approvals after %s", len(g.state.Approvers), min, a.Timeout)})
+			return &runError{status: RunAborted, step: s.ID, err: errors.New("approval timed out")}
+		}
+	}
+	if g.state.RejectedBy != "" {
+		st.Status = StepRejected
+		return &runError{status: RunRejected, step: s.ID, err: fmt.Errorf("rejected by %s", g.state.RejectedBy)}
+	}
+	st.Status = StepRunning
+	r.event(ctx, Event{Kind: EventApprovalGranted, Actor: SystemActor, Step: s.ID, Outcome: "approved",
+		Detail: fmt.Sprintf("approved by %v", g.state.Approvers)})
+	return nil
+}
+
+func approverLabel(a *playbooks.Approval) string {
+	switch {
+	case a.Group != "" && len(a.Users) > 0:
+		return fmt.Sprintf("group %s or %v", a.Group, a.Users)
+	case a.Group != "":
+		return "group " + a.Group
+	default:
+		return fmt.Sprintf("%v", a.Users)
+	}
+}
+
+// escalate widens the approvers to the escalation group for one more timeout.
+func (r *run) escalate(ctx workflow.Context, s *playbooks.Step, g *gate) error {
+	a := s.Approval
+	g.state.Escalated = true
+	g.state.Deadline = workflow.Now(ctx).Add(time.Duration(a.Timeout))
+	if a.Escalate != "" {
+		more, err := r.resolveApprovers(ctx, a.Escalate, nil)
+		if err != nil {
+			return fmt.Errorf("resolve escalation group: %w", err)
+		}
+		for _, m := range more {
+			if !slices.Contains(g.state.Eligible, m) {
+				g.state.Eligible = append(g.state.Eligible, m)
+			}
+		}
+		slices.Sort(g.state.Eligible)
+	}
+	r.event(ctx, Event{Kind: EventApprovalEscalated, Actor: SystemActor, Step: s.ID, Resource: a.Escalate,
+		Detail: fmt.Sprintf("no decision after %s; escalated to %s for another %s", a.Timeout, orNone(a.Escalate), a.Timeout)})
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "the same approvers"
+	}
+	return "group " + s
+}
+
+func (r *run) resolveApprovers(ctx workflow.Context, group string, users []string) ([]string, error) {
+	in := activities.ResolveApproversInput{Users: users}
+	if group != "" {
+		in.Groups = []string{group}
+	}
+	var steps *activities.Steps
+	var res activities.ResolveApproversResult
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
+	})
+	if err := workflow.ExecuteActivity(actx, steps.ResolveApprovers, in).Get(ctx, &res); err != nil {
+		return nil, err
+	}
+	return res.Members, nil
+}
+
+// parallel runs a group's steps concurrently and waits for all of them;
+// the group fails if any member failed without continue_on_error.
+func (r *run) parallel(ctx workflow.Context, s *playbooks.Step) error {
+	wg := workflow.NewWaitGroup(ctx)
+	errs := make([]error, len(s.Parallel))
+	for i := range s.Parallel {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			errs[i] = r.runStep(ctx, &s.Parallel[i])
+		})
+	}
+	wg.Wait(ctx)
+	// Report the most serious outcome: an abort or rejection beats a failure.
+	var first error
+	for _, err := range errs {
+		var re *runError
+		if errors.As(err, &re) && re.status != RunFailed {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (r *run) manual(ctx workflow.Context, s *playbooks.Step, st *StepState) error {
+	task, err := r.eval.RenderString(s.Manual.Task, r.vars)
+	if err != nil {
+		return fmt.Errorf("render task: %w", err)
+	}
+	st.Task = task
+	st.Status = StepAwaitingTask
+	r.tasks[s.ID] = true
+	r.event(ctx, Event{Kind: EventTaskAssigned, Actor: SystemActor, Step: s.ID, Resource: s.Manual.Role, Detail: task})
+	return r.awaitStep(ctx, s, func() bool { return !r.tasks[s.ID] })
+}
+
+func (r *run) wait(ctx workflow.Context, s *playbooks.Step, st *StepState) error {
+	st.Status = StepWaiting
+	if s.Wait.Signal == "" {
+		r.event(ctx, Event{Kind: EventWaitStarted, Actor: SystemActor, Step: s.ID, Detail: "for " + s.Wait.Duration.String()})
+		return workflow.Sleep(ctx, time.Duration(s.Wait.Duration))
+	}
+	r.event(ctx, Event{Kind: EventWaitStarted, Actor: SystemActor, Step: s.ID, Detail: "for signal " + s.Wait.Signal})
+	return r.awaitStep(ctx, s, func() bool { return r.signals[s.Wait.Signal] })
+}
+
+// awaitStep waits for cond, bounded by the step's timeout when it has one.
+func (r *run) awaitStep(ctx workflow.Context, s *playbooks.Step, cond func() bool) error {
+	if s.Timeout <= 0 {
+		return workflow.Await(ctx, cond)
+	}
+	ok, err := workflow.AwaitWithTimeout(ctx, time.Duration(s.Timeout), cond)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		delete(r.tasks, s.ID)
+		return fmt.Errorf("timed out after %s", s.Timeout)
+	}
+	return nil
+}
+
+func (r *run) call(ctx workflow.Context, s *playbooks.Step, st *StepState) error {
+	callee, ok := r.pb.Callee(s.Call.Playbook)
+	if !ok {
+		return temporal.NewNonRetryableApplicationError("unknown playbook "+s.Call.Playbook, "BadInput", nil)
+	}
+	with, err := r.eval.Render(s.Call.With, r.vars)
+	if err != nil {
+		return fmt.Errorf("render call inputs: %w", err)
+	}
+	inputs, err := resolveInputs(callee, with)
+	if err != nil {
+		return fmt.Errorf("inputs of %s: %w", callee.Metadata.Name, err)
+	}
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: r.idempotencyKey(ctx, s.ID),
+	})
+	var res PlaybookResult
+	err = workflow.ExecuteChildWorkflow(cctx, PlaybookWorkflow, PlaybookInput{
+		Playbook: callee, Inputs: inputs, Mode: r.mode(), Requester: r.in.Requester,
+		Origin: r.origin, Incident: r.in.Incident, Config: r.in.Config,
+	}).Get(ctx, &res)
+	if err != nil {
+		return err
+	}
+	st.Summary = fmt.Sprintf("%s %s", callee.Metadata.Name, res.Status)
+	outputs := map[string]any{}
+	// Copying into a map: the order of iteration cannot show.
+	//workflowcheck:ignore
+	for id, o := range res.Outputs {
+		outputs[id] = o
+	}
+	st.Outputs = outputs
+	r.outcomes[s.ID] = outputs
+	if res.Status != RunSucceeded {
+		status := res.Status
+		if status != RunRejected && status != RunAborted {
+			status = RunFailed
+		}
+		return &runError{status: status, step: s.ID, err: fmt.Errorf("%s %s: %s", callee.Metadata.Name, res.Status, res.Error)}
+	}
+	return nil
+}
+
+// rollback runs compensations of completed action steps in reverse order,
+// recording each outcome; a failed compensation does not stop the others.
+func (r *run) rollback(ctx workflow.Context) {
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	var todo []doneStep
+	for _, d := range slices.Backward(r.done) {
+		if d.step.Compensate != nil {
+			todo = append(todo, d)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	r.event(ctx, Event{Kind: EventRollbackStarted, Actor: SystemActor, Detail: fmt.Sprintf("%d compensations", len(todo))})
+	failed := 0
+	for _, d := range todo {
+		if err := r.compensate(ctx, d); err != nil {
+			failed++
+		}
+	}
+	r.event(ctx, Event{Kind: EventRollbackFinished, Actor: SystemActor, Outcome: fmt.Sprintf("%d of %d compensations failed", failed, len(todo))})
+}
+
+func (r *run) compensate(ctx workflow.Context, d doneStep) error {
+	s, st := d.step, r.byID[d.step.ID]
+	c := s.Compensate
+	with, inherited := d.with, true
+	if c.With != nil {
+		inherited = false
+		var err error
+		if with, err = r.eval.Render(c.With, r.vars); err != nil {
+			st.Status = StepCompensationFailed
+			st.Error = "render compensate.with: " + err.Error()
+			r.event(ctx, Event{Kind: EventCompensationFailed, Actor: SystemActor, Step: s.ID, Outcome: StepCompensationFailed, Detail: st.Error})
+			return err
+		}
+	}
+	r.event(ctx, Event{Kind: EventCompensationStarted, Actor: SystemActor, Step: s.ID, Detail: c.Action})
+	opts := activityOptions(s)
+	opts.Summary = s.ID + ": compensate with " + c.Action
+	var steps *activities.Steps
+	var res activities.Result
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), steps.ExecuteAction, activities.ActionInput{
+		Action: c.Action, StepID: s.ID, IdempotencyKey: r.idempotencyKey(ctx, s.ID) + "/compensate", With: with, Inherited: inherited,
+	}).Get(ctx, &res)
+	if err != nil {
+		st.Status = StepCompensationFailed
+		st.Error = errorMessage(err)
+		r.event(ctx, Event{Kind: EventCompensationFailed, Actor: SystemActor, Step: s.ID, Outcome: StepCompensationFailed, Detail: st.Error})
+		return err
+	}
+	st.Status = StepCompensated
+	r.event(ctx, Event{Kind: EventCompensationDone, Actor: SystemActor, Step: s.ID, Outcome: StepCompensated,
+		Detail: res.Summary, Resource: res.Resource, RequestIDs: res.RequestIDs})
+	return nil
+}

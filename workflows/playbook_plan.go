@@ -1,0 +1,120 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/firebreak-ir/firebreak/activities"
+	"github.com/firebreak-ir/firebreak/playbooks"
+)
+
+// plan describes every step with read-only Plan calls and changes
+// nothing. Values that only a real run produces (earlier steps' outputs)
+// are unknown here; such steps say so in their note.
+func (r *run) plan(ctx workflow.Context) PlaybookResult {
+	var planned []PlannedStep
+	for _, s := range r.pb.AllSteps() {
+		ps, err := r.planStep(ctx, s)
+		if err != nil {
+			r.status = RunFailed
+			return PlaybookResult{Playbook: r.pb.Metadata.Name, Status: RunFailed, Error: fmt.Sprintf("step %s: %v", s.ID, err), Steps: r.snapshot()}
+		}
+		planned = append(planned, ps...)
+	}
+	r.status = RunPlanned
+	return PlaybookResult{
+		Playbook: r.pb.Metadata.Name,
+		Status:   RunPlanned,
+		Steps:    r.snapshot(),
+		Plan:     &RunPlan{Steps: planned, Hash: hashPlan(planned)},
+	}
+}
+
+func (r *run) planStep(ctx workflow.Context, s *playbooks.Step) ([]PlannedStep, error) {
+	st := r.byID[s.ID]
+	ps := PlannedStep{ID: s.ID, Kind: string(s.Kind), Action: s.Action, Approval: s.Approval}
+	if ok, err := r.eval.EvalBool(s.When, r.vars); err != nil {
+		ps.Note = "runs only if " + s.When + " (known at run time)"
+	} else if !ok {
+		ps.Summary = "skipped: " + s.When + " is false"
+		st.Status = StepSkipped
+		return []PlannedStep{ps}, nil
+	}
+	switch s.Kind {
+	case playbooks.KindAction:
+		with, err := r.eval.Render(s.With, r.vars)
+		if err != nil {
+			ps.Summary = s.Action + " (inputs known at run time)"
+			ps.Note = joinNote(ps.Note, err.Error())
+			break
+		}
+		var steps *activities.Steps
+		var p activities.Plan
+		opts := activityOptions(s)
+		opts.Summary = s.ID + ": plan " + s.Action
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), steps.PlanAction, activities.ActionInput{
+			Action: s.Action, StepID: s.ID, IdempotencyKey: r.idempotencyKey(ctx, s.ID), With: with,
+		}).Get(ctx, &p); err != nil {
+			return nil, err
+		}
+		ps.Summary, ps.Changes = p.Summary, p.Changes
+	case playbooks.KindParallel:
+		ps.Summary = fmt.Sprintf("run %d steps in parallel", len(s.Parallel))
+	case playbooks.KindManual:
+		task, err := r.eval.RenderString(s.Manual.Task, r.vars)
+		if err != nil {
+			task = s.Manual.Task
+		}
+		ps.Summary = "manual task"
+		if s.Manual.Role != "" {
+			ps.Summary += " for " + s.Manual.Role
+		}
+		ps.Summary += ": " + task
+	case playbooks.KindWait:
+		ps.Summary = describeStep(s)
+	case playbooks.KindCall:
+		ps.Summary = "call " + s.Call.Playbook
+		callee, ok := r.pb.Callee(s.Call.Playbook)
+		if !ok {
+			return nil, fmt.Errorf("unknown playbook %s", s.Call.Playbook)
+		}
+		with, err := r.eval.Render(s.Call.With, r.vars)
+		if err != nil {
+			ps.Note = joinNote(ps.Note, err.Error())
+			break
+		}
+		inputs, err := resolveInputs(callee, with)
+		if err != nil {
+			return nil, fmt.Errorf("inputs of %s: %w", callee.Metadata.Name, err)
+		}
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: r.idempotencyKey(ctx, s.ID)})
+		var res PlaybookResult
+		if err := workflow.ExecuteChildWorkflow(cctx, PlaybookWorkflow, PlaybookInput{
+			Playbook: callee, Inputs: inputs, Mode: ModePlan, Requester: r.in.Requester,
+			Origin: r.origin, Incident: r.in.Incident, Config: r.in.Config,
+		}).Get(ctx, &res); err != nil {
+			return nil, err
+		}
+		if res.Plan == nil {
+			return nil, fmt.Errorf("%s: %s", callee.Metadata.Name, res.Error)
+		}
+		out := []PlannedStep{ps}
+		for _, child := range res.Plan.Steps {
+			child.ID = s.ID + "/" + child.ID
+			out = append(out, child)
+		}
+		st.Status = StepPlanned
+		return out, nil
+	}
+	st.Status = StepPlanned
+	r.event(ctx, Event{Kind: EventStepPlanned, Actor: SystemActor, Step: s.ID, Detail: ps.Summary})
+	return []PlannedStep{ps}, nil
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
