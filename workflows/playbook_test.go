@@ -810,7 +810,6 @@ func TestNoPlaybookIsAnError(t *testing.T) {
 	}
 }
 
-
 // TestApprovalValidatorClosedGates covers refusals for gates that closed,
 // which a running workflow can only show after the decision: the run has
 // moved on (or ended) by then.
