@@ -269,7 +269,10 @@ func describeStep(s *playbooks.Step) string {
 	case playbooks.KindParallel:
 		return fmt.Sprintf("%d steps in parallel", len(s.Parallel))
 	case playbooks.KindManual:
-		return "manual task: " + s.Manual.Task
+		if s.Manual.Role != "" {
+			return "manual task for " + s.Manual.Role
+		}
+		return "manual task"
 	case playbooks.KindWait:
 		if s.Wait.Signal != "" {
 			return "wait for signal " + s.Wait.Signal
@@ -578,9 +581,11 @@ func (r *run) manual(ctx workflow.Context, s *playbooks.Step, st *StepState) err
 func (r *run) wait(ctx workflow.Context, s *playbooks.Step, st *StepState) error {
 	st.Status = StepWaiting
 	if s.Wait.Signal == "" {
+		st.Until = workflow.Now(ctx).Add(time.Duration(s.Wait.Duration))
 		r.event(ctx, Event{Kind: EventWaitStarted, Actor: SystemActor, Step: s.ID, Detail: "for " + s.Wait.Duration.String()})
 		return workflow.Sleep(ctx, time.Duration(s.Wait.Duration))
 	}
+	st.Signal = s.Wait.Signal
 	r.event(ctx, Event{Kind: EventWaitStarted, Actor: SystemActor, Step: s.ID, Detail: "for signal " + s.Wait.Signal})
 	return r.awaitStep(ctx, s, func() bool { return r.signals[s.Wait.Signal] })
 }

@@ -68,7 +68,8 @@ func (r *run) validateVote(_ workflow.Context, v Vote) error {
 	if _, voted := g.votes[v.Approver]; voted {
 		return fmt.Errorf("%s already voted on step %s", v.Approver, v.StepID)
 	}
-	if v.PlanHash != g.state.PlanHash {
+	// Approving binds to the plan seen; rejecting a stale plan is harmless.
+	if v.Approve && v.PlanHash != g.state.PlanHash {
 		return fmt.Errorf("the plan for step %s changed since it was shown (you saw %s, it is now %s): review the new plan",
 			v.StepID, short(v.PlanHash), short(g.state.PlanHash))
 	}

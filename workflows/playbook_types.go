@@ -82,6 +82,9 @@ type StepState struct {
 	Outputs   map[string]any `json:"outputs,omitempty"`
 	Approval  *ApprovalState `json:"approval,omitempty"`
 	Task      string         `json:"task,omitempty"` // manual steps: the rendered checklist item
+	// Signal is the signal a waiting step needs; Until is when a timed wait ends.
+	Signal string    `json:"signal,omitempty"`
+	Until  time.Time `json:"until,omitzero"`
 }
 
 // ApprovalState is an approval gate as approvers see it.

@@ -90,6 +90,7 @@ func newRootCommand(getenv func(string) string) *cobra.Command {
 		newWorkerCommand(g),
 		newServeCommand(g),
 		newPingCommand(g),
+		newPlaybookCommand(g),
 		newVersionCommand(),
 	)
 	return root

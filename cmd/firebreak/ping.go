@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
-	"github.com/firebreak-ir/firebreak/integrations/config"
 	"github.com/firebreak-ir/firebreak/workflows"
 )
 
@@ -19,22 +18,15 @@ func newPingCommand(g *globals) *cobra.Command {
 		Short: "Run the built-in Ping workflow to prove client, server and worker work together",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load(config.ModeClient)
-			if err != nil {
-				return err
-			}
-			s, err := newStack(cfg, newLogger(cfg.Log, cmd.ErrOrStderr()))
+			ctx, cancel := withTimeout(cmd, timeout)
+			defer cancel()
+			s, err := g.connect(ctx, cmd)
 			if err != nil {
 				return err
 			}
 			defer func() { _ = s.stop() }()
-			ctx, cancel := withTimeout(cmd, timeout)
-			defer cancel()
-			if err := s.dial(ctx); err != nil {
-				return err
-			}
 			run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				TaskQueue: cfg.Temporal.TaskQueue,
+				TaskQueue: s.cfg.Temporal.TaskQueue,
 			}, workflows.PingWorkflow, workflows.PingInput{Message: message})
 			if err != nil {
 				return fmt.Errorf("start ping workflow: %w", err)

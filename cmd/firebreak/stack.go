@@ -107,9 +107,15 @@ func (s *stack) dial(ctx context.Context) error {
 }
 
 func (s *stack) startWorker() error {
+	reg, err := actionRegistry()
+	if err != nil {
+		return err
+	}
 	w := worker.New(s.client, s.cfg.Temporal.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.PingWorkflow)
+	w.RegisterWorkflow(workflows.PlaybookWorkflow)
 	w.RegisterActivity(&activities.Ping{WorkerID: s.identity})
+	w.RegisterActivity(&activities.Steps{Registry: reg, Groups: activities.StaticGroups(s.cfg.Access.Groups)})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", s.cfg.Temporal.TaskQueue, err)
 	}

@@ -1,0 +1,510 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/firebreak-ir/firebreak/integrations/config"
+	"github.com/firebreak-ir/firebreak/playbooks"
+	"github.com/firebreak-ir/firebreak/workflows"
+)
+
+// runFailed is a run that ended without succeeding: exit 1, message printed.
+type runFailed struct{ status, msg string }
+
+func (e runFailed) Error() string { return fmt.Sprintf("run %s: %s", e.status, e.msg) }
+
+// connect loads configuration for a client command and dials Temporal.
+func (g *globals) connect(ctx context.Context, cmd *cobra.Command) (*stack, error) {
+	cfg, err := g.load(config.ModeClient)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newStack(cfg, newLogger(cfg.Log, cmd.ErrOrStderr()))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.dial(ctx); err != nil {
+		_ = s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// requester is who the CLI acts as: --as, else $FIREBREAK_USER, else $USER.
+// The CLI trusts this claim; Temporal access is its security boundary
+// (Slack, by contrast, verifies who clicked).
+func (g *globals) requester(as string) string {
+	for _, v := range []string{as, g.getenv("FIREBREAK_USER"), g.getenv("USER")} {
+		if v != "" {
+			return v
+		}
+	}
+	return "cli"
+}
+
+// addRunCommands adds run and the commands that steer a run.
+func addRunCommands(cmd *cobra.Command, g *globals, f *playbookFlags) {
+	cmd.AddCommand(
+		newRunCommand(g, f),
+		newStatusCommand(g),
+		newTimelineCommand(g),
+		newVoteCommand(g, true),
+		newVoteCommand(g, false),
+		newCompleteCommand(g),
+		newSignalCommand(g),
+		newAbortCommand(g),
+	)
+}
+
+func newRunCommand(g *globals, f *playbookFlags) *cobra.Command {
+	var (
+		inputs    []string
+		plan      bool
+		as, id    string
+		detach    bool
+		jsonOut   bool
+		pollEvery time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "run NAME [--input k=v ...]",
+		Short: "Run a playbook (or --plan it) and follow it step by step",
+		Long: `run starts the playbook on Temporal (firebreak dev, or TEMPORAL_ADDRESS) and
+prints each timeline event as it happens. Approval steps print the plan and
+the command that approves it. Exit status: 0 when the run succeeds (or the
+plan is ready), 1 when it fails, is rejected or aborted, 2 for bad input.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg, err := actionRegistry()
+			if err != nil {
+				return err
+			}
+			pb, err := f.find(g, reg, args[0])
+			if err != nil {
+				return err
+			}
+			given := map[string]string{}
+			for _, kv := range inputs {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return usageError{fmt.Errorf("--input %q: want key=value", kv)}
+				}
+				given[k] = v
+			}
+			vals, err := playbooks.ResolveInputs(pb, given)
+			if err != nil {
+				return usageError{fmt.Errorf("playbook %s: %w", pb.Metadata.Name, err)}
+			}
+			s, err := g.connect(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = s.stop() }()
+			mode := workflows.ModeRun
+			if plan {
+				mode = workflows.ModePlan
+			}
+			if id == "" {
+				id = fmt.Sprintf("playbook-%s-%s", pb.Metadata.Name, time.Now().UTC().Format("20060102-150405.000"))
+			}
+			in := workflows.PlaybookInput{Playbook: pb, Inputs: vals, Mode: mode, Requester: g.requester(as), Origin: "cli"}
+			run, err := s.client.ExecuteWorkflow(cmd.Context(), client.StartWorkflowOptions{
+				ID: id, TaskQueue: s.cfg.Temporal.TaskQueue,
+			}, workflows.PlaybookWorkflow, in)
+			if err != nil {
+				return fmt.Errorf("start %s: %w", pb.Metadata.Name, err)
+			}
+			out := cmd.OutOrStdout()
+			if detach {
+				fmt.Fprintln(out, run.GetID())
+				return nil
+			}
+			if !jsonOut {
+				fmt.Fprintf(out, "run %s of %s (%s mode) started as %s\n", run.GetID(), pb.Metadata.Name, mode, in.Requester)
+			}
+			res, err := follow(cmd.Context(), s.client, run, out, pollEvery, jsonOut)
+			if err != nil {
+				return err
+			}
+			return report(out, res, jsonOut)
+		},
+	}
+	cmd.Flags().StringArrayVarP(&inputs, "input", "i", nil, "playbook input as key=value (repeatable)")
+	cmd.Flags().BoolVar(&plan, "plan", false, "describe every step and change nothing")
+	cmd.Flags().StringVar(&as, "as", "", "who is running it (default $FIREBREAK_USER or $USER)")
+	cmd.Flags().StringVar(&id, "id", "", "workflow ID for the run (default playbook-NAME-TIMESTAMP)")
+	cmd.Flags().BoolVar(&detach, "detach", false, "print the run ID and return without following")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the final result as JSON instead of progress")
+	cmd.Flags().DurationVar(&pollEvery, "poll", 300*time.Millisecond, "how often to fetch new timeline events")
+	return cmd
+}
+
+// follow prints new timeline events until the run finishes.
+func follow(ctx context.Context, c client.Client, run client.WorkflowRun, out io.Writer, every time.Duration, quiet bool) (workflows.PlaybookResult, error) {
+	done := make(chan error, 1)
+	var res workflows.PlaybookResult
+	go func() { done <- run.Get(ctx, &res) }()
+	seen := 0
+	printNew := func() {
+		ev, err := queryTimeline(ctx, c, run.GetID())
+		if err != nil || quiet {
+			return
+		}
+		for _, e := range ev[min(seen, len(ev)):] {
+			printEvent(out, e)
+			if e.Kind == workflows.EventApprovalRequested {
+				printApprovalHint(ctx, c, out, run.GetID(), e.Step)
+			}
+			if e.Kind == workflows.EventTaskAssigned {
+				fmt.Fprintf(out, "    finish it: firebreak playbook complete %s %s --as USER\n", run.GetID(), e.Step)
+			}
+		}
+		seen = max(seen, len(ev))
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			printNew()
+			if err != nil {
+				return res, fmt.Errorf("run %s: %w", run.GetID(), err)
+			}
+			return res, nil
+		case <-tick.C:
+			printNew()
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+	}
+}
+
+func queryTimeline(ctx context.Context, c client.Client, id string) ([]workflows.Event, error) {
+	v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryTimeline)
+	if err != nil {
+		return nil, err
+	}
+	var ev []workflows.Event
+	return ev, v.Get(&ev)
+}
+
+func queryStatus(ctx context.Context, c client.Client, id string) (workflows.RunStatus, error) {
+	var st workflows.RunStatus
+	v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+	if err != nil {
+		return st, fmt.Errorf("status of %s: %w", id, err)
+	}
+	return st, v.Get(&st)
+}
+
+func printEvent(out io.Writer, e workflows.Event) {
+	line := fmt.Sprintf("%s  %-22s", e.Time.Local().Format("15:04:05"), e.Kind)
+	if e.Step != "" {
+		line += "  " + e.Step
+	}
+	if e.Actor != workflows.SystemActor {
+		line += "  by " + e.Actor
+	}
+	if e.Outcome != "" {
+		line += "  [" + e.Outcome + "]"
+	}
+	if e.Detail != "" {
+		line += "  " + e.Detail
+	}
+	fmt.Fprintln(out, line)
+}
+
+func printApprovalHint(ctx context.Context, c client.Client, out io.Writer, id, step string) {
+	st, err := queryStatus(ctx, c, id)
+	if err != nil {
+		return
+	}
+	for _, s := range st.Steps {
+		if s.ID != step || s.Approval == nil {
+			continue
+		}
+		a := s.Approval
+		fmt.Fprintf(out, "    plan: %s\n", a.Plan.Summary)
+		for _, ch := range a.Plan.Changes {
+			fmt.Fprintf(out, "      - %s\n", ch)
+		}
+		fmt.Fprintf(out, "    needs %d approval(s) from %s\n", a.Min, strings.Join(a.Eligible, ", "))
+		fmt.Fprintf(out, "    approve: firebreak playbook approve %s %s --plan-hash %s --as USER\n", id, step, a.PlanHash)
+	}
+}
+
+func report(out io.Writer, res workflows.PlaybookResult, jsonOut bool) error {
+	if jsonOut {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else if res.Plan != nil {
+		fmt.Fprintf(out, "\nplan for %s (hash %s):\n", res.Playbook, res.Plan.Hash)
+		for _, s := range res.Plan.Steps {
+			line := fmt.Sprintf("  %-24s %s", s.ID, s.Summary)
+			if s.Approval != nil {
+				line += fmt.Sprintf("  (approval: %d from %s)", max(s.Approval.Min, 1), approvalWho(s.Approval))
+			}
+			fmt.Fprintln(out, line)
+			for _, ch := range s.Changes {
+				fmt.Fprintf(out, "  %-24s   - %s\n", "", ch)
+			}
+			if s.Note != "" {
+				fmt.Fprintf(out, "  %-24s   (%s)\n", "", s.Note)
+			}
+		}
+	} else {
+		fmt.Fprintf(out, "\n%s %s\n", res.Playbook, res.Status)
+		for _, s := range res.Steps {
+			fmt.Fprintf(out, "  %-24s %-20s %s\n", s.ID, s.Status, firstNonEmpty(s.Error, s.Summary))
+		}
+	}
+	switch res.Status {
+	case workflows.RunSucceeded, workflows.RunPlanned:
+		return nil
+	default:
+		return runFailed{status: res.Status, msg: res.Error}
+	}
+}
+
+func approvalWho(a *playbooks.Approval) string {
+	who := append([]string(nil), a.Users...)
+	if a.Group != "" {
+		who = append([]string{"group " + a.Group}, who...)
+	}
+	return strings.Join(who, ", ")
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func newStatusCommand(g *globals) *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "status RUN_ID",
+		Short: "Show a run's steps, open approvals (with plan hashes) and tasks",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.connect(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = s.stop() }()
+			st, err := queryStatus(cmd.Context(), s.client, args[0])
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if jsonOut {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			fmt.Fprintf(out, "%s: %s (requested by %s)\n", st.Playbook, st.Status, st.Requester)
+			for _, step := range st.Steps {
+				fmt.Fprintf(out, "  %-24s %-20s %s\n", step.ID, step.Status, firstNonEmpty(step.Error, step.Task, step.Summary))
+				if a := step.Approval; a != nil && a.Open {
+					fmt.Fprintf(out, "  %-24s   plan %s: %s; %d of %d approvals; approvers: %s\n", "", a.PlanHash, a.Plan.Summary, len(a.Approvers), a.Min, strings.Join(a.Eligible, ", "))
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
+	return cmd
+}
+
+func newTimelineCommand(g *globals) *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "timeline RUN_ID",
+		Short: "Print a run's timeline",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.connect(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = s.stop() }()
+			ev, err := queryTimeline(cmd.Context(), s.client, args[0])
+			if err != nil {
+				return fmt.Errorf("timeline of %s: %w", args[0], err)
+			}
+			if jsonOut {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(ev)
+			}
+			for _, e := range ev {
+				printEvent(cmd.OutOrStdout(), e)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
+	return cmd
+}
+
+// update sends a workflow update and waits for its result; a validator's
+// refusal comes back as an error carrying the reason.
+func update(ctx context.Context, c client.Client, id, name string, arg, result any) error {
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return refused(err)
+	}
+	if err := h.Get(ctx, result); err != nil {
+		return refused(err)
+	}
+	return nil
+}
+
+// refused strips Temporal's wrapping so the validator's sentence shows.
+func refused(err error) error {
+	var appErr interface{ Message() string }
+	if errors.As(err, &appErr) {
+		return errors.New("refused: " + appErr.Message())
+	}
+	return err
+}
+
+func newVoteCommand(g *globals, approve bool) *cobra.Command {
+	var as, hash, comment string
+	use, short := "approve RUN_ID STEP --plan-hash HASH", "Approve a step's plan (the hash `status` shows)"
+	if !approve {
+		use, short = "reject RUN_ID STEP", "Reject a step; the run stops (and rolls back if the playbook says so)"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if approve && hash == "" {
+				return usageError{errors.New("--plan-hash is required: approve exactly the plan you reviewed (see `firebreak playbook status`)")}
+			}
+			s, err := g.connect(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = s.stop() }()
+			var res workflows.VoteResult
+			err = update(cmd.Context(), s.client, args[0], workflows.UpdateApprove, workflows.Vote{
+				StepID: args[1], Approver: g.requester(as), PlanHash: hash, Approve: approve, Comment: comment, Origin: "cli",
+			}, &res)
+			if err != nil {
+				return err
+			}
+			switch {
+			case res.Rejected:
+				fmt.Fprintf(cmd.OutOrStdout(), "rejected step %s\n", res.StepID)
+			case res.Released:
+				fmt.Fprintf(cmd.OutOrStdout(), "approved step %s (%d of %d: %s); it runs now\n", res.StepID, res.Approvals, res.Needed, strings.Join(res.Approvers, ", "))
+			default:
+				fmt.Fprintf(cmd.OutOrStdout(), "approved step %s (%d of %d: %s)\n", res.StepID, res.Approvals, res.Needed, strings.Join(res.Approvers, ", "))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&as, "as", "", "who is voting (default $FIREBREAK_USER or $USER)")
+	cmd.Flags().StringVar(&comment, "comment", "", "a note for the timeline")
+	if approve {
+		cmd.Flags().StringVar(&hash, "plan-hash", "", "hash of the plan you reviewed")
+	}
+	return cmd
+}
+
+func newCompleteCommand(g *globals) *cobra.Command {
+	var as, note string
+	cmd := &cobra.Command{
+		Use:   "complete RUN_ID STEP",
+		Short: "Mark a manual task done",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.connect(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = s.stop() }()
+			var st workflows.StepState
+			if err := update(cmd.Context(), s.client, args[0], workflows.UpdateCompleteTask, workflows.TaskCompletion{
+				StepID: args[1], Actor: g.requester(as), Note: note, Origin: "cli",
+			}, &st); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "task %s %s\n", st.ID, st.Summary)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&as, "as", "", "who did it (default $FIREBREAK_USER or $USER)")
+	cmd.Flags().StringVar(&note, "note", "", "a note for the timeline")
+	return cmd
+}
+
+func newSignalCommand(g *globals) *cobra.Command {
+	var as string
+	cmd := &cobra.Command{
+		Use:   "signal RUN_ID NAME",
+		Short: "Release `wait: {signal: NAME}` steps",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.connect(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = s.stop() }()
+			if err := s.client.SignalWorkflow(cmd.Context(), args[0], "", workflows.SignalResume, workflows.Resume{
+				Name: args[1], Actor: g.requester(as), Origin: "cli",
+			}); err != nil {
+				return fmt.Errorf("signal %s: %w", args[0], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sent %s to %s\n", args[1], args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&as, "as", "", "who sent it (default $FIREBREAK_USER or $USER)")
+	return cmd
+}
+
+func newAbortCommand(g *globals) *cobra.Command {
+	var as, reason string
+	cmd := &cobra.Command{
+		Use:   "abort RUN_ID",
+		Short: "Abort a run between or during steps (rolling back if the playbook says so)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.connect(cmd.Context(), cmd)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = s.stop() }()
+			var state string
+			if err := update(cmd.Context(), s.client, args[0], workflows.UpdateAbort, workflows.AbortRequest{
+				Actor: g.requester(as), Reason: reason, Origin: "cli",
+			}, &state); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", args[0], state)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&as, "as", "", "who aborts (default $FIREBREAK_USER or $USER)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the timeline")
+	return cmd
+}
