@@ -214,3 +214,14 @@ func (r *Registry) Specs() []Spec {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// ActionNames lists every action name, sorted; the loader uses it to
+// suggest the closest name for a typo.
+func (r *Registry) ActionNames() []string {
+	names := make([]string, 0, len(r.actions))
+	for n := range r.actions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

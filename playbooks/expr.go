@@ -38,6 +38,9 @@ const (
 	maxExprSize      = 4096
 	maxExprRecursion = 64
 	maxExprCost      = 100_000
+	// Programs come from playbooks, so a workflow needs few; the cap only
+	// keeps a long-lived, shared Evaluator from growing without bound.
+	maxCachedPrograms = 4096
 )
 
 // newEnv builds the CEL environment shared by the loader (type checking)
@@ -244,7 +247,9 @@ func (e *Evaluator) program(expr string) (cel.Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("program: %w", err)
 	}
-	e.progs[expr] = p
+	if len(e.progs) < maxCachedPrograms {
+		e.progs[expr] = p
+	}
 	return p, nil
 }
 

@@ -53,3 +53,27 @@ func FuzzLoad(f *testing.F) {
 		_ = pb.AllSteps()
 	})
 }
+
+// FuzzRender renders arbitrary template strings: no panics, and whatever
+// renders is JSON-friendly (it becomes activity input).
+func FuzzRender(f *testing.F) {
+	for _, s := range []string{
+		"plain", "${{ inputs.count }}", "a ${{ inputs.instance_id }} b ${{ incident.key }}",
+		"${{ {'a': [1, 2.5, null, true]} }}", "${{ '}}' }}", "${{", "${{ }}",
+		"${{ config.aws.accounts.map(k, k) }}", "${{ 1.0 / 0.0 }}", "${{ b'\\xff' }}",
+		"${{ timestamp('2024-01-01T00:00:00Z') }}", "${{ optional.none() }}",
+	} {
+		f.Add(s)
+	}
+	ev := NewEvaluator()
+	v := testVars()
+	f.Fuzz(func(t *testing.T, s string) {
+		out, err := ev.Render(map[string]any{"x": s, "l": []any{s}}, v)
+		if err != nil {
+			return
+		}
+		if _, err := json.Marshal(out); err != nil {
+			t.Fatalf("Render(%q) is not JSON-friendly: %v", s, err)
+		}
+	})
+}

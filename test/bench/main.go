@@ -2,8 +2,9 @@
 // real binary on this machine and prints a Markdown table for README.md.
 // It is a measurement, not a test: nothing here passes or fails on time.
 //
-//	go run ./test/bench              # all measurements
+//	go run ./test/bench                      # startup, memory, ping latency
 //	go run ./test/bench -runs 200 -idle 30s -starts 5
+//	go run ./test/bench -suite interpreter   # playbook interpreter overhead
 package main
 
 import (
@@ -34,23 +35,29 @@ func run() error {
 	runs := flag.Int("runs", 200, "Ping workflows to time")
 	starts := flag.Int("starts", 5, "cold and warm starts of firebreak dev to time")
 	idle := flag.Duration("idle", 30*time.Second, "idle time before reading RSS")
+	suite := flag.String("suite", "dev", "dev (startup, memory, ping latency) or interpreter (playbook overhead)")
 	flag.Parse()
+	switch *suite {
+	case "dev":
+		return benchDev(*runs, *starts, *idle)
+	case "interpreter":
+		return benchInterpreter(*runs)
+	default:
+		return fmt.Errorf("unknown -suite %q", *suite)
+	}
+}
 
+func benchDev(runs, starts int, idle time.Duration) error {
 	ctx := context.Background()
-	tmp, err := os.MkdirTemp("", "firebreak-bench")
+	tmp, bin, err := build(ctx)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	fmt.Fprintln(os.Stderr, "building firebreak...")
-	bin, err := harness.Build(ctx, tmp)
-	if err != nil {
-		return err
-	}
 
 	// Start to /readyz: first start creates the database; later starts reuse it.
 	var cold, warm []time.Duration
-	for i := range *starts {
+	for i := range starts {
 		dir := filepath.Join(tmp, "start"+strconv.Itoa(i))
 		for j, into := range []*[]time.Duration{&cold, &warm} {
 			d, took, err := startReady(ctx, bin, dir)
@@ -69,8 +76,8 @@ func run() error {
 		return err
 	}
 	defer func() { _ = d.Stop(30 * time.Second) }()
-	fmt.Fprintf(os.Stderr, "idling %s...\n", *idle)
-	time.Sleep(*idle) // the measurement is of an idle process, so waiting is the point
+	fmt.Fprintf(os.Stderr, "idling %s...\n", idle)
+	time.Sleep(idle) // the measurement is of an idle process, so waiting is the point
 	idleRSS, err := rss(d.Cmd.Process.Pid)
 	if err != nil {
 		return err
@@ -82,7 +89,7 @@ func run() error {
 	}
 	defer c.Close()
 	var lat []time.Duration
-	for i := range *runs + 10 {
+	for i := range runs + 10 {
 		t0 := time.Now()
 		r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: "firebreak"}, workflows.PingWorkflow, workflows.PingInput{Message: "bench"})
 		if err != nil {
@@ -104,7 +111,7 @@ func run() error {
 	fmt.Printf("| measurement | result | goal |\n|---|---|---|\n")
 	fmt.Printf("| `firebreak dev` start → /readyz, new data dir (median of %d, max) | %s, %s | ≤ 2 s |\n", len(cold), ms(pct(cold, 50)), ms(pct(cold, 100)))
 	fmt.Printf("| `firebreak dev` start → /readyz, existing data dir (median of %d, max) | %s, %s | ≤ 2 s |\n", len(warm), ms(pct(warm, 50)), ms(pct(warm, 100)))
-	fmt.Printf("| idle RSS after %s | %d MB | ≤ 300 MB |\n", *idle, idleRSS>>20)
+	fmt.Printf("| idle RSS after %s | %d MB | ≤ 300 MB |\n", idle, idleRSS>>20)
 	fmt.Printf("| Ping workflow start → first activity running, p50 / p95 / max over %d runs | %s / %s / %s | p95 ≤ 100 ms |\n",
 		len(lat), ms(pct(lat, 50)), ms(pct(lat, 95)), ms(pct(lat, 100)))
 	fmt.Printf("| RSS after the runs | %d MB | |\n", busyRSS>>20)
@@ -150,3 +157,18 @@ func pct(d []time.Duration, p int) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// build compiles firebreak into a fresh temporary directory.
+func build(ctx context.Context) (dir, bin string, err error) {
+	dir, err = os.MkdirTemp("", "firebreak-bench")
+	if err != nil {
+		return "", "", err
+	}
+	fmt.Fprintln(os.Stderr, "building firebreak...")
+	bin, err = harness.Build(ctx, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	return dir, bin, nil
+}
