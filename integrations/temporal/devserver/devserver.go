@@ -86,9 +86,11 @@ func Start(opts Options) (*Server, error) {
 		DatabaseName: dbPath,
 		ConnectAttributes: map[string]string{
 			"mode": "rwc",
-			// WAL survives a killed process and lets readers run beside the writer.
-			"_journal_mode": "wal",
-			"_synchronous":  "normal",
+			// WAL with synchronous=NORMAL survives a killed process (only an
+			// OS crash or power cut can lose the last commits) and saves an
+			// fsync per write. The plugin turns unknown keys into pragmas.
+			"journal_mode": "wal",
+			"synchronous":  "normal",
 		},
 	}
 	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
@@ -163,6 +165,11 @@ func Start(opts Options) (*Server, error) {
 	dyn := dynamicconfig.StaticClient{
 		// Search attributes registered at runtime are visible at once.
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+		// One partition per task queue: with the default four, a task written
+		// to a partition without a poller waits to be forwarded, which adds
+		// tens of milliseconds to every step on a single node.
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  []dynamicconfig.ConstrainedValue{{Value: 1}},
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): []dynamicconfig.ConstrainedValue{{Value: 1}},
 		// A laptop-sized mutable state cache keeps idle memory low.
 		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): []dynamicconfig.ConstrainedValue{{Value: 8096}},
 	}

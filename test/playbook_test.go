@@ -1,0 +1,128 @@
+package test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak-ir/firebreak/test/harness"
+	"github.com/firebreak-ir/firebreak/workflows"
+)
+
+// cli runs one firebreak command against the dev process's Temporal.
+func cli(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, _ := cmd.CombinedOutput()
+	return cmd.ProcessState.ExitCode(), string(out)
+}
+
+// TestPlaybookRunFromCLI runs a playbook the way an operator would:
+// `playbook run` follows it while other commands approve and finish tasks.
+func TestPlaybookRunFromCLI(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "firebreak.yaml")
+	if err := os.WriteFile(cfg, []byte("access:\n  groups:\n    incident-commanders: [U0IC1, U0REQ]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDev(t, filepath.Join(dir, "data"), "FIREBREAK_CONFIG="+cfg)
+	env := []string{"TEMPORAL_ADDRESS=" + d.TemporalAddr, "FIREBREAK_PLAYBOOKS=testdata/playbooks", "FIREBREAK_LOG_LEVEL=warn"}
+
+	if code, out := cli(t, env, "playbook", "run", "contain-host", "--input", "host=not-a-host"); code != 2 || !strings.Contains(out, `input "host"`) {
+		t.Fatalf("bad input: exit %d\n%s", code, out)
+	}
+
+	run, err := harness.Start(bin, env, "playbook", "run", "contain-host", "--input", "host=i-0abc", "--as", "U0REQ", "--id", "e2e-contain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = run.Stop(5 * time.Second) })
+
+	var hash string
+	waitFor(t, func() bool {
+		code, out := cli(t, env, "playbook", "status", "e2e-contain", "--json")
+		if code != 0 {
+			return false
+		}
+		var st workflows.RunStatus
+		if json.Unmarshal([]byte(out), &st) != nil {
+			return false
+		}
+		for _, s := range st.Steps {
+			if s.ID == "isolate" && s.Approval != nil && s.Approval.Open {
+				hash = s.Approval.PlanHash
+			}
+		}
+		return hash != ""
+	})
+
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"requester", []string{"--as", "U0REQ", "--plan-hash", hash}, "U0REQ requested this run and cannot approve its own step isolate"},
+		{"stranger", []string{"--as", "U0NOPE", "--plan-hash", hash}, "U0NOPE is not an approver"},
+		{"stale plan", []string{"--as", "U0IC1", "--plan-hash", "feedface"}, "changed since it was shown"},
+		{"no hash", []string{"--as", "U0IC1"}, "--plan-hash is required"},
+	} {
+		code, out := cli(t, env, append([]string{"playbook", "approve", "e2e-contain", "isolate"}, c.args...)...)
+		if code == 0 || !strings.Contains(out, c.want) {
+			t.Errorf("%s: exit %d, want refusal %q:\n%s", c.name, code, c.want, out)
+		}
+	}
+	if code, out := cli(t, env, "playbook", "approve", "e2e-contain", "isolate", "--as", "U0IC1", "--plan-hash", hash); code != 0 || !strings.Contains(out, "approved step isolate (1 of 1: U0IC1)") {
+		t.Fatalf("approve: exit %d\n%s", code, out)
+	}
+	waitFor(t, func() bool {
+		code, _ := cli(t, env, "playbook", "complete", "e2e-contain", "evidence", "--as", "U0IC1", "--note", "disk image taken")
+		return code == 0
+	})
+
+	select {
+	case <-run.Done():
+	case <-time.After(60 * time.Second):
+		t.Fatalf("run did not finish:\n%s", run.Output())
+	}
+	if run.ExitCode() != 0 {
+		t.Fatalf("run exit %d:\n%s", run.ExitCode(), run.Output())
+	}
+	for _, want := range []string{"approval_requested", "--plan-hash " + hash, "approval_granted", "task_completed          evidence  by U0IC1", "contain-host succeeded"} {
+		if !strings.Contains(run.Output(), want) {
+			t.Errorf("run output lacks %q:\n%s", want, run.Output())
+		}
+	}
+
+	code, out := cli(t, env, "playbook", "timeline", "e2e-contain", "--json")
+	var ev []workflows.Event
+	if code != 0 || json.Unmarshal([]byte(out), &ev) != nil {
+		t.Fatalf("timeline: exit %d\n%s", code, out)
+	}
+	actors := map[string]string{}
+	for _, e := range ev {
+		actors[e.Kind] = e.Actor + "@" + e.Origin
+	}
+	if actors[workflows.EventApprovalVote] != "U0IC1@cli" || actors[workflows.EventTaskCompleted] != "U0IC1@cli" || actors[workflows.EventRunStarted] != "U0REQ@cli" {
+		t.Fatalf("timeline actors: %v", actors)
+	}
+}
+
+// waitFor polls cond until it holds or a deadline passes.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 60s")
+		}
+		<-time.After(100 * time.Millisecond)
+	}
+}
