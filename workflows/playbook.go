@@ -96,6 +96,10 @@ func PlaybookWorkflow(ctx workflow.Context, in PlaybookInput) (PlaybookResult, e
 	r.event(ctx, Event{Kind: EventRunFinished, Actor: SystemActor, Outcome: result.Status, Detail: result.Error})
 	// Let in-flight updates (a late vote, say) finish before closing.
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	result.Timeline = r.timeline
+	if in.ReportTo != "" {
+		r.report(ctx, result)
+	}
 	return result, nil
 }
 
@@ -704,4 +708,17 @@ func (r *run) compensate(ctx workflow.Context, d doneStep) error {
 	r.event(ctx, Event{Kind: EventCompensationDone, Actor: SystemActor, Step: s.ID, Outcome: StepCompensated,
 		Detail: res.Summary, Resource: res.Resource, RequestIDs: res.RequestIDs})
 	return nil
+}
+
+// report tells the incident how the run ended. The incident may have
+// been resolved or reset meanwhile; a run must still finish, so a failed
+// signal is logged, not returned.
+func (r *run) report(ctx workflow.Context, res PlaybookResult) {
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	err := workflow.SignalExternalWorkflow(ctx, r.in.ReportTo, "", SignalRunFinished, RunFinished{
+		RunID: workflow.GetInfo(ctx).WorkflowExecution.ID, Status: res.Status, Error: res.Error, Plan: res.Plan, Timeline: res.Timeline,
+	}).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("could not report to incident", "incident", r.in.ReportTo, "err", err)
+	}
 }

@@ -51,6 +51,7 @@ type harness struct {
 	// executed lists ExecuteAction calls as "step:action" in call order.
 	executed []string
 	planned  []string
+	updates  int
 }
 
 func newHarness(t *testing.T) *harness {
@@ -126,8 +127,10 @@ type updateOutcome struct {
 
 func (h *harness) update(at time.Duration, name string, arg func() any) *updateOutcome {
 	out := &updateOutcome{}
+	h.updates++
+	id := fmt.Sprintf("%s-%d-%d", name, at, h.updates)
 	h.env.RegisterDelayedCallback(func() {
-		h.env.UpdateWorkflow(name, fmt.Sprintf("%s-%d", name, at), &testsuite.TestUpdateCallback{
+		h.env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
 			OnAccept:   func() {},
 			OnReject:   func(err error) { out.rejected, out.done = err, true },
 			OnComplete: func(r any, err error) { out.result, out.done = r, true },

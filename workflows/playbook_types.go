@@ -27,6 +27,10 @@ type PlaybookInput struct {
 	Origin   string         `json:"origin,omitempty"`
 	Incident map[string]any `json:"incident,omitempty"`
 	Config   map[string]any `json:"config,omitempty"`
+	// ReportTo is the workflow ID of the incident that started the run; the
+	// run signals its result there, which survives the incident continuing
+	// as new (a child's future would not).
+	ReportTo string `json:"report_to,omitempty"`
 }
 
 // Run statuses, final unless noted.
@@ -67,6 +71,8 @@ type PlaybookResult struct {
 	Plan *RunPlan `json:"plan,omitempty"`
 	// Outputs maps step ID to that step's outputs (a call step's result).
 	Outputs map[string]map[string]any `json:"outputs,omitempty"`
+	// Timeline is every event of the run, for the incident's post-mortem.
+	Timeline []Event `json:"timeline,omitempty"`
 }
 
 // StepState is one step's progress, for status queries and the result.

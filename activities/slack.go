@@ -1,0 +1,216 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	goslack "github.com/slack-go/slack"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Slack posts to Slack for incidents and runs. Each method is one Web
+// API concern, idempotent where Slack lets it be.
+type Slack struct {
+	API    *goslack.Client
+	Render Renderer
+}
+
+// Renderer builds Block Kit messages; integrations/slack implements it
+// (it depends on workflow types, so activities cannot import it).
+type Renderer interface {
+	IncidentSummary(card IncidentCard) (blocks []goslack.Block, fallback string)
+}
+
+// IncidentCard is what the incident summary message shows.
+type IncidentCard struct {
+	Key        string   `json:"key"`
+	Title      string   `json:"title"`
+	Severity   string   `json:"severity"`
+	Status     string   `json:"status"`
+	Commander  string   `json:"commander,omitempty"`
+	DeclaredBy string   `json:"declared_by"`
+	Channel    string   `json:"channel,omitempty"`
+	Suggested  []string `json:"suggested,omitempty"`
+	Summary    string   `json:"summary,omitempty"`
+}
+
+// CreateChannelInput names the incident whose channel to create.
+type CreateChannelInput struct {
+	Key   string `json:"key"`
+	Title string `json:"title"`
+}
+
+// ChannelResult is a channel's ID and name.
+type ChannelResult struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// slugRe keeps what Slack allows in channel names.
+var slugRe = regexp.MustCompile(`[^a-z0-9]+`)
+
+// ChannelName is inc-<key>-<slug of title>, within Slack's 80 characters.
+func ChannelName(key, title string) string {
+	name := "inc-" + strings.ToLower(strings.TrimPrefix(strings.ToLower(key), "inc-"))
+	slug := strings.Trim(slugRe.ReplaceAllString(strings.ToLower(title), "-"), "-")
+	if slug != "" {
+		name += "-" + slug
+	}
+	if len(name) > 80 {
+		name = strings.TrimRight(name[:80], "-")
+	}
+	return name
+}
+
+// CreateIncidentChannel creates #inc-<key>-<slug>. A retry after a crash
+// finds the channel it created before (name_taken) instead of failing.
+func (s *Slack) CreateIncidentChannel(ctx context.Context, in CreateChannelInput) (ChannelResult, error) {
+	name := ChannelName(in.Key, in.Title)
+	ch, err := s.API.CreateConversationContext(ctx, goslack.CreateConversationParams{ChannelName: name})
+	if err == nil {
+		return ChannelResult{ID: ch.ID, Name: ch.Name}, nil
+	}
+	if !isSlackError(err, "name_taken") {
+		return ChannelResult{}, slackErr("create channel #"+name, err)
+	}
+	found, ferr := s.findChannel(ctx, name)
+	if ferr != nil {
+		return ChannelResult{}, ferr
+	}
+	return found, nil
+}
+
+func (s *Slack) findChannel(ctx context.Context, name string) (ChannelResult, error) {
+	params := &goslack.GetConversationsParameters{ExcludeArchived: true, Limit: 1000, Types: []string{"public_channel", "private_channel"}}
+	for {
+		chans, next, err := s.API.GetConversationsContext(ctx, params)
+		if err != nil {
+			return ChannelResult{}, slackErr("list channels", err)
+		}
+		for _, c := range chans {
+			if c.Name == name {
+				return ChannelResult{ID: c.ID, Name: c.Name}, nil
+			}
+		}
+		if next == "" {
+			return ChannelResult{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("channel #%s exists but the bot cannot see it; archive or rename it", name), "ChannelTaken", nil)
+		}
+		params.Cursor = next
+	}
+}
+
+// SetUpChannelInput invites people and sets the topic.
+type SetUpChannelInput struct {
+	Channel string   `json:"channel"`
+	Invite  []string `json:"invite,omitempty"`
+	Topic   string   `json:"topic,omitempty"`
+}
+
+// SetUpChannel invites users (already-in-channel is fine) and sets the topic.
+func (s *Slack) SetUpChannel(ctx context.Context, in SetUpChannelInput) error {
+	var users []string
+	for _, u := range in.Invite {
+		if u != "" && !contains(users, u) {
+			users = append(users, u)
+		}
+	}
+	if len(users) > 0 {
+		if _, err := s.API.InviteUsersToConversationContext(ctx, in.Channel, users...); err != nil && !isSlackError(err, "already_in_channel") {
+			return slackErr("invite to "+in.Channel, err)
+		}
+	}
+	if in.Topic != "" {
+		if _, err := s.API.SetTopicOfConversationContext(ctx, in.Channel, in.Topic); err != nil {
+			return slackErr("set topic of "+in.Channel, err)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// SummaryInput posts (TS empty) or updates (TS set) the summary message.
+type SummaryInput struct {
+	Channel string       `json:"channel"`
+	TS      string       `json:"ts,omitempty"`
+	Card    IncidentCard `json:"card"`
+}
+
+// PostResult is the posted message's timestamp, Slack's message ID.
+type PostResult struct {
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+}
+
+// PostIncidentSummary posts or updates the incident's summary with buttons.
+func (s *Slack) PostIncidentSummary(ctx context.Context, in SummaryInput) (PostResult, error) {
+	blocks, text := s.Render.IncidentSummary(in.Card)
+	opts := []goslack.MsgOption{goslack.MsgOptionBlocks(blocks...), goslack.MsgOptionText(text, false)}
+	if in.TS != "" {
+		_, ts, _, err := s.API.UpdateMessageContext(ctx, in.Channel, in.TS, opts...)
+		if err != nil {
+			return PostResult{}, slackErr("update summary", err)
+		}
+		return PostResult{Channel: in.Channel, TS: ts}, nil
+	}
+	ch, ts, err := s.API.PostMessageContext(ctx, in.Channel, opts...)
+	if err != nil {
+		return PostResult{}, slackErr("post summary", err)
+	}
+	return PostResult{Channel: ch, TS: ts}, nil
+}
+
+// PostInput is a plain message.
+type PostInput struct {
+	Channel string `json:"channel"`
+	Text    string `json:"text"`
+	Thread  string `json:"thread,omitempty"`
+}
+
+// Post sends a plain text message.
+func (s *Slack) Post(ctx context.Context, in PostInput) (PostResult, error) {
+	opts := []goslack.MsgOption{goslack.MsgOptionText(in.Text, false)}
+	if in.Thread != "" {
+		opts = append(opts, goslack.MsgOptionTS(in.Thread))
+	}
+	ch, ts, err := s.API.PostMessageContext(ctx, in.Channel, opts...)
+	if err != nil {
+		return PostResult{}, slackErr("post to "+in.Channel, err)
+	}
+	return PostResult{Channel: ch, TS: ts}, nil
+}
+
+func isSlackError(err error, code string) bool {
+	var se goslack.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err == code
+	}
+	return err != nil && err.Error() == code
+}
+
+// slackErr keeps rate limits retryable (with Slack's delay) and makes
+// errors no retry can fix final.
+func slackErr(what string, err error) error {
+	var rl *goslack.RateLimitedError
+	if errors.As(err, &rl) {
+		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: rate limited", what), "SlackRateLimited",
+			temporal.ApplicationErrorOptions{NextRetryDelay: rl.RetryAfter, Cause: err})
+	}
+	for _, code := range []string{"invalid_auth", "not_authed", "channel_not_found", "user_not_found", "missing_scope", "invalid_name_specials", "is_archived", "account_inactive"} {
+		if isSlackError(err, code) {
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s", what, code), "SlackError", err)
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

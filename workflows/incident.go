@@ -1,0 +1,499 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/firebreak-ir/firebreak/activities"
+)
+
+// maxHistoryEvents is where an incident continues as new even if the
+// server has not suggested it yet; long incidents collect many notes.
+const maxHistoryEvents = 10000
+
+// incident is one IncidentWorkflow run's state and handlers.
+type incident struct {
+	in     IncidentInput
+	st     *IncidentState
+	active map[string]bool // run IDs still running
+	// dirty says the Slack summary needs a refresh.
+	dirty bool
+}
+
+// IncidentWorkflow is one incident from declaration to resolution: its
+// severity, status, roles, channel, playbook runs and timeline. People
+// change it through updates (validated, so a refusal never reaches
+// history); runs report back by signal. It continues as new before its
+// history grows large, carrying the whole state forward.
+func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (IncidentState, error) {
+	inc := &incident{in: in, active: map[string]bool{}}
+	fresh := in.State == nil
+	if fresh {
+		if in.Key == "" || in.Title == "" {
+			return IncidentState{}, temporal.NewNonRetryableApplicationError("an incident needs a key and a title", "BadInput", nil)
+		}
+		inc.st = &IncidentState{
+			Key: in.Key, Title: in.Title, Severity: normalizeSeverity(in.Severity), Status: StatusDeclared,
+			Roles: map[string]string{}, DeclaredBy: in.DeclaredBy, DeclaredAt: workflow.Now(ctx),
+		}
+	} else {
+		inc.st = in.State
+		inc.st.Generation++
+		for _, r := range inc.st.Runs {
+			if r.EndedAt.IsZero() {
+				inc.active[r.ID] = true
+			}
+		}
+	}
+	if err := inc.register(ctx); err != nil {
+		return IncidentState{}, err
+	}
+	if err := inc.upsertSearch(ctx); err != nil {
+		return IncidentState{}, err
+	}
+	if fresh {
+		inc.event(ctx, Event{Kind: EventDeclared, Actor: orSystem(in.DeclaredBy), Origin: in.Origin,
+			Detail: fmt.Sprintf("%s: %s", inc.st.Severity, inc.st.Title)})
+		if in.Slack != nil {
+			inc.openChannel(ctx)
+		}
+		if in.Run != nil {
+			if _, err := inc.startRun(ctx, *in.Run); err != nil {
+				inc.event(ctx, Event{Kind: EventRunRequested, Actor: in.Run.Actor, Outcome: "failed", Detail: err.Error()})
+			}
+		}
+	}
+	runs := workflow.GetSignalChannel(ctx, SignalRunFinished)
+	for {
+		if err := workflow.Await(ctx, func() bool {
+			return runs.Len() > 0 || inc.dirty || inc.done() || inc.tooLong(ctx)
+		}); err != nil {
+			return *inc.st, err
+		}
+		var f RunFinished
+		for runs.ReceiveAsync(&f) {
+			inc.runFinished(ctx, f)
+			f = RunFinished{}
+		}
+		if inc.dirty {
+			inc.dirty = false
+			inc.refreshSummary(ctx)
+		}
+		if inc.done() {
+			break
+		}
+		if inc.tooLong(ctx) {
+			return IncidentState{}, inc.continueAsNew(ctx, runs)
+		}
+	}
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return *inc.st, nil
+}
+
+func (inc *incident) done() bool {
+	return inc.st.Status == StatusResolved && len(inc.active) == 0
+}
+
+func (inc *incident) tooLong(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > maxHistoryEvents
+}
+
+// continueAsNew hands the state to a fresh run once every update handler
+// has finished and every buffered signal has been applied, so nothing
+// sent to this run is lost.
+func (inc *incident) continueAsNew(ctx workflow.Context, runs workflow.ReceiveChannel) error {
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	for {
+		var f RunFinished
+		if !runs.ReceiveAsync(&f) {
+			break
+		}
+		inc.runFinished(ctx, f)
+	}
+	next := inc.in
+	next.State = inc.st
+	next.Run = nil
+	return workflow.NewContinueAsNewError(ctx, IncidentWorkflow, next)
+}
+
+func (inc *incident) event(ctx workflow.Context, e Event) {
+	e.Seq = len(inc.st.Timeline) + 1
+	e.Time = workflow.Now(ctx)
+	if e.Origin == "" {
+		e.Origin = inc.in.Origin
+	}
+	if e.Actor == "" {
+		e.Actor = SystemActor
+	}
+	inc.st.Timeline = append(inc.st.Timeline, e)
+}
+
+func (inc *incident) upsertSearch(ctx workflow.Context) error {
+	return workflow.UpsertTypedSearchAttributes(ctx,
+		SeverityKey.ValueSet(inc.st.Severity),
+		StatusKey.ValueSet(inc.st.Status),
+	)
+}
+
+func normalizeSeverity(s string) string {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if !strings.HasPrefix(s, "SEV") {
+		s = "SEV" + s
+	}
+	if slices.Contains(Severities(), s) {
+		return s
+	}
+	return "SEV3"
+}
+
+func (inc *incident) register(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (IncidentState, error) {
+		cp := *inc.st
+		cp.Timeline = nil // the timeline query returns it
+		return cp, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryTimeline, func() ([]Event, error) {
+		return slices.Clone(inc.st.Timeline), nil
+	}); err != nil {
+		return err
+	}
+	type handler struct {
+		name     string
+		fn       func(workflow.Context, ChangeRequest) (IncidentState, error)
+		validate func(workflow.Context, ChangeRequest) error
+	}
+	for _, h := range []handler{
+		{UpdateNote, inc.note, inc.validateNote},
+		{UpdateSetRole, inc.setRole, inc.validateRole},
+		{UpdateSetSeverity, inc.setSeverity, inc.validateSeverity},
+		{UpdateSetStatus, inc.setStatus, inc.validateStatus},
+		{UpdateResolve, inc.resolve, inc.validateResolve},
+	} {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.fn, workflow.UpdateHandlerOptions{Validator: h.validate}); err != nil {
+			return err
+		}
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunPlaybook, inc.startRun,
+		workflow.UpdateHandlerOptions{Validator: inc.validateRun})
+}
+
+func needActor(r ChangeRequest) error {
+	if strings.TrimSpace(r.Actor) == "" {
+		return errors.New("a change needs the identity of who made it")
+	}
+	return nil
+}
+
+func (inc *incident) notResolved() error {
+	if inc.st.Status == StatusResolved {
+		return fmt.Errorf("%s is resolved", inc.st.Key)
+	}
+	return nil
+}
+
+func (inc *incident) validateNote(_ workflow.Context, r ChangeRequest) error {
+	if err := needActor(r); err != nil {
+		return err
+	}
+	if strings.TrimSpace(r.Text) == "" {
+		return errors.New("a note needs text")
+	}
+	return nil
+}
+
+func (inc *incident) note(ctx workflow.Context, r ChangeRequest) (IncidentState, error) {
+	inc.event(ctx, Event{Kind: EventNote, Actor: r.Actor, Origin: r.Origin, Detail: r.Text, Resource: r.Source})
+	return inc.view(), nil
+}
+
+func (inc *incident) validateRole(_ workflow.Context, r ChangeRequest) error {
+	if err := needActor(r); err != nil {
+		return err
+	}
+	if !slices.Contains(IncidentRoles(), r.Role) {
+		return fmt.Errorf("unknown role %q: use %s", r.Role, strings.Join(IncidentRoles(), ", "))
+	}
+	if strings.TrimSpace(r.User) == "" {
+		return fmt.Errorf("say who takes the %s role", r.Role)
+	}
+	return inc.notResolved()
+}
+
+func (inc *incident) setRole(ctx workflow.Context, r ChangeRequest) (IncidentState, error) {
+	prev := inc.st.Roles[r.Role]
+	inc.st.Roles[r.Role] = r.User
+	detail := fmt.Sprintf("%s is %s", r.User, r.Role)
+	if prev != "" && prev != r.User {
+		detail += " (was " + prev + ")"
+	}
+	inc.event(ctx, Event{Kind: EventRoleAssigned, Actor: r.Actor, Origin: r.Origin, Detail: detail, Resource: r.User})
+	inc.dirty = true
+	return inc.view(), nil
+}
+
+func (inc *incident) validateSeverity(_ workflow.Context, r ChangeRequest) error {
+	if err := needActor(r); err != nil {
+		return err
+	}
+	if !slices.Contains(Severities(), r.Value) {
+		return fmt.Errorf("unknown severity %q: use %s", r.Value, strings.Join(Severities(), ", "))
+	}
+	if r.Value == inc.st.Severity {
+		return fmt.Errorf("%s is already %s", inc.st.Key, r.Value)
+	}
+	return inc.notResolved()
+}
+
+func (inc *incident) setSeverity(ctx workflow.Context, r ChangeRequest) (IncidentState, error) {
+	inc.event(ctx, Event{Kind: EventSeverityChanged, Actor: r.Actor, Origin: r.Origin, Detail: inc.st.Severity + " → " + r.Value})
+	inc.st.Severity = r.Value
+	inc.dirty = true
+	return inc.view(), inc.upsertSearch(ctx)
+}
+
+func (inc *incident) validateStatus(_ workflow.Context, r ChangeRequest) error {
+	if err := needActor(r); err != nil {
+		return err
+	}
+	if r.Value == StatusResolved {
+		return errors.New("use resolve to resolve an incident")
+	}
+	if !slices.Contains(IncidentStatuses(), r.Value) {
+		return fmt.Errorf("unknown status %q: use %s", r.Value, strings.Join(IncidentStatuses()[:4], ", "))
+	}
+	return inc.notResolved()
+}
+
+func (inc *incident) setStatus(ctx workflow.Context, r ChangeRequest) (IncidentState, error) {
+	inc.event(ctx, Event{Kind: EventStatusChanged, Actor: r.Actor, Origin: r.Origin, Detail: inc.st.Status + " → " + r.Value})
+	inc.st.Status = r.Value
+	inc.dirty = true
+	return inc.view(), inc.upsertSearch(ctx)
+}
+
+func (inc *incident) validateResolve(_ workflow.Context, r ChangeRequest) error {
+	if err := needActor(r); err != nil {
+		return err
+	}
+	if err := inc.notResolved(); err != nil {
+		return err
+	}
+	var running []string
+	for _, ref := range inc.st.Runs {
+		if inc.active[ref.ID] {
+			running = append(running, ref.Playbook+" ("+ref.ID+")")
+		}
+	}
+	if len(running) > 0 {
+		return fmt.Errorf("playbooks are still running: %s; abort them or wait", strings.Join(running, ", "))
+	}
+	return nil
+}
+
+func (inc *incident) resolve(ctx workflow.Context, r ChangeRequest) (IncidentState, error) {
+	inc.st.Status = StatusResolved
+	inc.st.ResolvedAt = workflow.Now(ctx)
+	inc.st.Summary = r.Text
+	inc.event(ctx, Event{Kind: EventResolved, Actor: r.Actor, Origin: r.Origin, Outcome: StatusResolved, Detail: r.Text})
+	inc.dirty = true
+	return inc.view(), inc.upsertSearch(ctx)
+}
+
+func (inc *incident) view() IncidentState {
+	cp := *inc.st
+	cp.Timeline = nil
+	return cp
+}
+
+func (inc *incident) validateRun(_ workflow.Context, r RunRequest) error {
+	if strings.TrimSpace(r.Actor) == "" {
+		return errors.New("a run needs the identity of who asked for it")
+	}
+	if r.Playbook == nil {
+		return errors.New("no playbook given")
+	}
+	if r.Mode != "" && r.Mode != ModeRun && r.Mode != ModePlan {
+		return fmt.Errorf("unknown mode %q", r.Mode)
+	}
+	if r.RequestID != "" {
+		for _, ref := range inc.st.Runs {
+			if ref.ID == inc.runID(r) {
+				return nil // a retry: startRun returns the existing run
+			}
+		}
+	}
+	return inc.notResolved()
+}
+
+// runID derives the child's workflow ID from the request when there is
+// one, so a retried Slack request cannot start a second run.
+func (inc *incident) runID(r RunRequest) string {
+	suffix := r.RequestID
+	if suffix == "" {
+		suffix = fmt.Sprintf("%d", len(inc.st.Runs)+1)
+	}
+	return fmt.Sprintf("%s/%s-%s", IncidentWorkflowID(inc.st.Key), r.Playbook.Metadata.Name, suffix)
+}
+
+// startRun starts a playbook as a child that outlives this run (it
+// reports back by signal), and records it.
+func (inc *incident) startRun(ctx workflow.Context, r RunRequest) (RunRef, error) {
+	id := inc.runID(r)
+	for _, ref := range inc.st.Runs {
+		if ref.ID == id {
+			return ref, nil
+		}
+	}
+	mode := r.Mode
+	if mode == "" {
+		mode = ModeRun
+	}
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        id,
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	child := workflow.ExecuteChildWorkflow(cctx, PlaybookWorkflow, PlaybookInput{
+		Playbook: r.Playbook, Inputs: r.Inputs, Mode: mode, Requester: r.Actor, Origin: r.Origin,
+		Incident: inc.vars(), Config: inc.in.Config, ReportTo: workflow.GetInfo(ctx).WorkflowExecution.ID,
+	})
+	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		return RunRef{}, fmt.Errorf("start %s: %w", r.Playbook.Metadata.Name, err)
+	}
+	ref := RunRef{ID: id, Playbook: r.Playbook.Metadata.Name, Mode: mode, Status: RunRunning, RequestedBy: r.Actor, StartedAt: workflow.Now(ctx)}
+	inc.st.Runs = append(inc.st.Runs, ref)
+	inc.active[id] = true
+	inc.event(ctx, Event{Kind: EventRunRequested, Actor: r.Actor, Origin: r.Origin, Resource: id,
+		Detail: fmt.Sprintf("%s (%s mode)", ref.Playbook, mode)})
+	return ref, nil
+}
+
+// vars is what playbooks see as `incident`.
+func (inc *incident) vars() map[string]any {
+	roles := map[string]any{}
+	for _, role := range IncidentRoles() {
+		roles[role] = inc.st.Roles[role]
+	}
+	return map[string]any{
+		"key": inc.st.Key, "title": inc.st.Title, "severity": inc.st.Severity,
+		"status": inc.st.Status, "channel": inc.st.Channel, "roles": roles,
+	}
+}
+
+func (inc *incident) runFinished(ctx workflow.Context, f RunFinished) {
+	delete(inc.active, f.RunID)
+	for i := range inc.st.Runs {
+		ref := &inc.st.Runs[i]
+		if ref.ID != f.RunID || !ref.EndedAt.IsZero() {
+			continue
+		}
+		ref.Status, ref.Error, ref.EndedAt, ref.Plan = f.Status, f.Error, workflow.Now(ctx), f.Plan
+		// The run's own events join the incident's timeline for the post-mortem.
+		for _, e := range f.Timeline {
+			if e.Kind == EventRunStarted || e.Kind == EventRunFinished {
+				continue
+			}
+			e.Resource = firstNonEmpty(e.Resource, f.RunID)
+			inc.st.Timeline = append(inc.st.Timeline, e)
+		}
+		for i := range inc.st.Timeline {
+			inc.st.Timeline[i].Seq = i + 1
+		}
+		inc.event(ctx, Event{Kind: EventPlaybookFinished, Outcome: f.Status, Resource: f.RunID, Detail: firstNonEmpty(f.Error, ref.Playbook)})
+		inc.dirty = true
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// slackOptions: Slack calls retry for a while, then the incident goes on
+// without them (and says so on the timeline); chat must never block the
+// response.
+func slackOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
+	})
+}
+
+func (inc *incident) card() activities.IncidentCard {
+	var suggested []string
+	if inc.in.Slack != nil {
+		suggested = inc.in.Slack.Suggested
+	}
+	return activities.IncidentCard{
+		Key: inc.st.Key, Title: inc.st.Title, Severity: inc.st.Severity, Status: inc.st.Status,
+		Commander: inc.st.Roles[RoleCommander], DeclaredBy: inc.st.DeclaredBy, Channel: inc.st.Channel,
+		Suggested: suggested, Summary: inc.st.Summary,
+	}
+}
+
+// openChannel creates the incident's channel, invites people, sets the
+// topic and posts the summary with its buttons.
+func (inc *incident) openChannel(ctx workflow.Context) {
+	actx := slackOptions(ctx)
+	var s *activities.Slack
+	var ch activities.ChannelResult
+	if err := workflow.ExecuteActivity(actx, s.CreateIncidentChannel, activities.CreateChannelInput{
+		Key: inc.st.Key, Title: inc.st.Title,
+	}).Get(ctx, &ch); err != nil {
+		inc.event(ctx, Event{Kind: EventSlackFailed, Outcome: "failed", Detail: "create channel: " + errorMessage(err)})
+		return
+	}
+	inc.st.Channel, inc.st.ChannelName = ch.ID, ch.Name
+	inc.event(ctx, Event{Kind: EventChannelCreated, Resource: ch.ID, Detail: "#" + ch.Name})
+	invite := append([]string{inc.st.DeclaredBy}, inc.in.Slack.Invite...)
+	if err := workflow.ExecuteActivity(actx, s.SetUpChannel, activities.SetUpChannelInput{
+		Channel: ch.ID, Invite: invite, Topic: fmt.Sprintf("%s %s: %s", inc.st.Severity, inc.st.Key, inc.st.Title),
+	}).Get(ctx, nil); err != nil {
+		inc.event(ctx, Event{Kind: EventSlackFailed, Outcome: "failed", Detail: "set up channel: " + errorMessage(err)})
+	}
+	inc.refreshSummary(ctx)
+	if inc.in.Slack.Announce != "" {
+		if err := workflow.ExecuteActivity(actx, s.Post, activities.PostInput{
+			Channel: inc.in.Slack.Announce,
+			Text:    fmt.Sprintf(":rotating_light: %s declared %s (%s): %s — join <#%s>", mention(inc.st.DeclaredBy), inc.st.Key, inc.st.Severity, inc.st.Title, ch.ID),
+		}).Get(ctx, nil); err != nil {
+			inc.event(ctx, Event{Kind: EventSlackFailed, Outcome: "failed", Detail: "announce: " + errorMessage(err)})
+		}
+	}
+}
+
+func mention(user string) string {
+	if user == "" {
+		return "someone"
+	}
+	return "<@" + user + ">"
+}
+
+// refreshSummary posts the summary message, or updates it in place.
+func (inc *incident) refreshSummary(ctx workflow.Context) {
+	if inc.st.Channel == "" {
+		return
+	}
+	var s *activities.Slack
+	var res activities.PostResult
+	if err := workflow.ExecuteActivity(slackOptions(ctx), s.PostIncidentSummary, activities.SummaryInput{
+		Channel: inc.st.Channel, TS: inc.st.SummaryTS, Card: inc.card(),
+	}).Get(ctx, &res); err != nil {
+		inc.event(ctx, Event{Kind: EventSlackFailed, Outcome: "failed", Detail: "summary: " + errorMessage(err)})
+		return
+	}
+	inc.st.SummaryTS = res.TS
+}

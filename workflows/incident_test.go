@@ -1,0 +1,291 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/converter"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/firebreak-ir/firebreak/activities"
+)
+
+// incidentEnv runs IncidentWorkflow with the real playbook activities and
+// recorded (mocked) Slack calls.
+type incidentEnv struct {
+	t         *testing.T
+	h         *harness
+	env       *testsuite.TestWorkflowEnvironment
+	summaries []activities.SummaryInput
+	invited   []string
+}
+
+func newIncidentEnv(t *testing.T) *incidentEnv {
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	e := &incidentEnv{t: t, env: s.NewTestWorkflowEnvironment()}
+	e.env.RegisterWorkflow(IncidentWorkflow)
+	e.env.RegisterWorkflow(PlaybookWorkflow)
+	e.env.RegisterActivity(&activities.Steps{Registry: registry(t), Groups: testGroups})
+	var sl *activities.Slack
+	e.env.RegisterActivity(sl)
+	e.env.OnActivity(sl.CreateIncidentChannel, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CreateChannelInput) (activities.ChannelResult, error) {
+			return activities.ChannelResult{ID: "C0INC", Name: activities.ChannelName(in.Key, in.Title)}, nil
+		})
+	e.env.OnActivity(sl.SetUpChannel, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SetUpChannelInput) error {
+			e.invited = append(e.invited, in.Invite...)
+			return nil
+		})
+	e.env.OnActivity(sl.PostIncidentSummary, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SummaryInput) (activities.PostResult, error) {
+			e.summaries = append(e.summaries, in)
+			return activities.PostResult{Channel: in.Channel, TS: "1700000000.000100"}, nil
+		})
+	e.env.OnActivity(sl.Post, mock.Anything, mock.Anything).Return(activities.PostResult{TS: "1"}, nil)
+	return e
+}
+
+func (e *incidentEnv) change(at time.Duration, name string, arg any) *updateOutcome {
+	if e.h == nil {
+		e.h = &harness{t: e.t, env: e.env}
+	}
+	return e.h.update(at, name, func() any { return arg })
+}
+
+func (e *incidentEnv) state() IncidentState {
+	e.t.Helper()
+	v, err := e.env.QueryWorkflow(QueryStatus)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var st IncidentState
+	if err := v.Get(&st); err != nil {
+		e.t.Fatal(err)
+	}
+	return st
+}
+
+func (e *incidentEnv) timeline() []Event {
+	e.t.Helper()
+	v, err := e.env.QueryWorkflow(QueryTimeline)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var ev []Event
+	if err := v.Get(&ev); err != nil {
+		e.t.Fatal(err)
+	}
+	return ev
+}
+
+func TestIncidentLifecycle(t *testing.T) {
+	e := newIncidentEnv(t)
+	pb := load(t, header+`
+steps:
+  - id: contain
+    action: core.log
+    with: {message: "contain ${{ incident.key }} for ${{ incident.roles.commander }}"}
+`)
+	var midState IncidentState
+	note := e.change(time.Minute, UpdateNote, ChangeRequest{Actor: "U1", Text: "5xx on checkout", Origin: "slack"})
+	role := e.change(2*time.Minute, UpdateSetRole, ChangeRequest{Actor: "U1", Role: RoleCommander, User: "U_IC1"})
+	sev := e.change(3*time.Minute, UpdateSetSeverity, ChangeRequest{Actor: "U_IC1", Value: "SEV1"})
+	status := e.change(4*time.Minute, UpdateSetStatus, ChangeRequest{Actor: "U_IC1", Value: StatusInvestigating})
+	run := e.change(5*time.Minute, UpdateRunPlaybook, RunRequest{Playbook: pb, Actor: "U_IC1", Origin: "slack", RequestID: "trig-1"})
+	again := e.change(6*time.Minute, UpdateRunPlaybook, RunRequest{Playbook: pb, Actor: "U_IC1", Origin: "slack", RequestID: "trig-1"})
+	e.env.RegisterDelayedCallback(func() { midState = e.state() }, 7*time.Minute)
+	resolve := e.change(8*time.Minute, UpdateResolve, ChangeRequest{Actor: "U_IC1", Text: "rolled back the deploy"})
+
+	e.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{
+		Key: "INC-2026-0042", Title: "Checkout down", Severity: "sev2", DeclaredBy: "U1", Origin: "slack",
+		Slack: &IncidentSlack{Invite: []string{"U_SRE"}, Suggested: []string{"t"}},
+	})
+	if !e.env.IsWorkflowCompleted() {
+		t.Fatal("incident did not complete after resolve")
+	}
+	var final IncidentState
+	if err := e.env.GetWorkflowResult(&final); err != nil {
+		t.Fatal(err)
+	}
+	for name, u := range map[string]*updateOutcome{"note": note, "role": role, "sev": sev, "status": status, "run": run, "again": again, "resolve": resolve} {
+		if !u.done || u.rejected != nil {
+			t.Fatalf("%s: done=%v rejected=%v", name, u.done, u.rejected)
+		}
+	}
+	if final.Status != StatusResolved || final.Severity != "SEV1" || final.Roles[RoleCommander] != "U_IC1" || final.Summary != "rolled back the deploy" {
+		t.Fatalf("final state %+v", final)
+	}
+	if final.Channel != "C0INC" || final.ChannelName != "inc-2026-0042-checkout-down" {
+		t.Fatalf("channel %s #%s", final.Channel, final.ChannelName)
+	}
+	if !slices.Equal(e.invited, []string{"U1", "U_SRE"}) {
+		t.Fatalf("invited %v", e.invited)
+	}
+	if len(final.Runs) != 1 || final.Runs[0].Status != RunSucceeded || final.Runs[0].ID != "incident-INC-2026-0042/t-trig-1" {
+		t.Fatalf("runs %+v (a retried request must not start a second run)", final.Runs)
+	}
+	if midState.Runs[0].Status != RunSucceeded {
+		t.Fatalf("run not reported back by 7m: %+v", midState.Runs)
+	}
+	// The summary was posted once, then updated in place after changes.
+	if len(e.summaries) < 3 || e.summaries[0].TS != "" || e.summaries[len(e.summaries)-1].TS == "" {
+		t.Fatalf("summaries %+v", e.summaries)
+	}
+	if last := e.summaries[len(e.summaries)-1].Card; last.Status != StatusResolved || last.Severity != "SEV1" || last.Commander != "U_IC1" {
+		t.Fatalf("last summary %+v", last)
+	}
+	ev := final.Timeline
+	mustHaveInOrder(t, kinds(ev), "incident_declared:", "channel_created:", "note:", "role_assigned:", "severity_changed:",
+		"status_changed:", "playbook_run_started:", "step_succeeded:contain", "playbook_run_finished:", "incident_resolved:")
+	for i, x := range ev {
+		if x.Seq != i+1 {
+			t.Fatalf("event %d has seq %d", i, x.Seq)
+		}
+	}
+	for _, x := range ev {
+		if x.Kind == EventStepSucceeded && x.Step == "contain" && x.Detail != `logged "contain INC-2026-0042 for U_IC1"` {
+			t.Fatalf("playbook did not see the incident: %q", x.Detail)
+		}
+	}
+}
+
+func TestIncidentValidators(t *testing.T) {
+	e := newIncidentEnv(t)
+	pb := load(t, header+"steps:\n  - id: hold\n    wait: {duration: 1h}\n")
+	cases := []struct {
+		name string
+		out  *updateOutcome
+		want string
+	}{
+		{"no actor", e.change(time.Minute, UpdateNote, ChangeRequest{Text: "x"}), "identity of who made it"},
+		{"empty note", e.change(time.Minute, UpdateNote, ChangeRequest{Actor: "U1", Text: "  "}), "a note needs text"},
+		{"bad role", e.change(time.Minute, UpdateSetRole, ChangeRequest{Actor: "U1", Role: "captain", User: "U2"}), `unknown role "captain"`},
+		{"role without user", e.change(time.Minute, UpdateSetRole, ChangeRequest{Actor: "U1", Role: RoleScribe}), "say who takes the scribe role"},
+		{"bad severity", e.change(time.Minute, UpdateSetSeverity, ChangeRequest{Actor: "U1", Value: "SEV9"}), `unknown severity "SEV9"`},
+		{"same severity", e.change(time.Minute, UpdateSetSeverity, ChangeRequest{Actor: "U1", Value: "SEV3"}), "is already SEV3"},
+		{"resolve via status", e.change(time.Minute, UpdateSetStatus, ChangeRequest{Actor: "U1", Value: StatusResolved}), "use resolve"},
+		{"bad status", e.change(time.Minute, UpdateSetStatus, ChangeRequest{Actor: "U1", Value: "panicking"}), `unknown status "panicking"`},
+		{"run without playbook", e.change(time.Minute, UpdateRunPlaybook, RunRequest{Actor: "U1"}), "no playbook given"},
+		{"start a long run", e.change(2*time.Minute, UpdateRunPlaybook, RunRequest{Actor: "U1", Playbook: pb}), ""},
+		{"resolve while running", e.change(3*time.Minute, UpdateResolve, ChangeRequest{Actor: "U1"}), "playbooks are still running: t"},
+		{"resolve after run", e.change(2*time.Hour, UpdateResolve, ChangeRequest{Actor: "U1"}), ""},
+	}
+	e.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{Key: "INC-2026-0001", Title: "x", Severity: "SEV3", DeclaredBy: "U1"})
+	for _, c := range cases {
+		switch {
+		case !c.out.done:
+			t.Errorf("%s: never finished", c.name)
+		case c.want == "" && c.out.rejected != nil:
+			t.Errorf("%s: refused: %v", c.name, c.out.rejected)
+		case c.want != "" && (c.out.rejected == nil || !strings.Contains(c.out.rejected.Error(), c.want)):
+			t.Errorf("%s: want %q, got %v", c.name, c.want, c.out.rejected)
+		}
+	}
+	if !e.env.IsWorkflowCompleted() {
+		t.Fatal("not completed")
+	}
+	if len(e.summaries) != 0 {
+		t.Fatal("an incident without Slack must not post")
+	}
+}
+
+// TestIncidentContinuesAsNewWithoutLoss has the server suggest
+// continue-as-new in the middle of a stream of notes and checks the next
+// generation starts with every accepted note.
+func TestIncidentContinuesAsNewWithoutLoss(t *testing.T) {
+	e := newIncidentEnv(t)
+	const notes = 40
+	var outs []*updateOutcome
+	for i := range notes {
+		outs = append(outs, e.change(time.Duration(i+1)*time.Second, UpdateNote, ChangeRequest{Actor: "U1", Text: fmt.Sprintf("note %d", i)}))
+	}
+	e.env.RegisterDelayedCallback(func() { e.env.SetContinueAsNewSuggested(true) }, (notes+1)*time.Second)
+	e.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{Key: "INC-2026-0002", Title: "x", DeclaredBy: "U1"})
+	err := e.env.GetWorkflowError()
+	var can *workflow.ContinueAsNewError
+	if !errors.As(err, &can) {
+		t.Fatalf("want continue-as-new, got %v", err)
+	}
+	var next IncidentInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.State == nil || next.Key != "INC-2026-0002" {
+		t.Fatalf("state not carried: %+v", next)
+	}
+	for i, o := range outs {
+		if !o.done || o.rejected != nil {
+			t.Fatalf("note %d: done=%v rejected=%v", i, o.done, o.rejected)
+		}
+	}
+	var texts []string
+	for _, ev := range next.State.Timeline {
+		if ev.Kind == EventNote {
+			texts = append(texts, ev.Detail)
+		}
+	}
+	if len(texts) != notes || texts[0] != "note 0" || texts[notes-1] != fmt.Sprintf("note %d", notes-1) {
+		t.Fatalf("carried %d notes: %v", len(texts), texts)
+	}
+	accepted := len(next.State.Timeline)
+
+	// The next generation picks up where the last left off.
+	e2 := newIncidentEnv(t)
+	e2.change(time.Minute, UpdateNote, ChangeRequest{Actor: "U2", Text: "after the hand-over"})
+	e2.change(2*time.Minute, UpdateResolve, ChangeRequest{Actor: "U2"})
+	e2.env.ExecuteWorkflow(IncidentWorkflow, next)
+	var final IncidentState
+	if err := e2.env.GetWorkflowResult(&final); err != nil {
+		t.Fatal(err)
+	}
+	if final.Generation != 1 || len(final.Timeline) != accepted+2 || final.Timeline[accepted].Detail != "after the hand-over" {
+		t.Fatalf("generation %d, %d events", final.Generation, len(final.Timeline))
+	}
+}
+
+func TestRegistryHandsOutKeysOnce(t *testing.T) {
+	e := newIncidentEnv(t)
+	e.env.RegisterWorkflow(IncidentRegistryWorkflow)
+	e.env.SetStartTime(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
+	req := DeclareRequest{Title: "DB down", Severity: "SEV2", DeclaredBy: "U1", RequestID: "trigger-1"}
+	first := e.change(time.Second, UpdateDeclare, req)
+	retry := e.change(2*time.Second, UpdateDeclare, req)
+	req2 := req
+	req2.RequestID, req2.Title = "trigger-2", "Cache down"
+	second := e.change(3*time.Second, UpdateDeclare, req2)
+	bad := e.change(4*time.Second, UpdateDeclare, DeclareRequest{Title: "x", DeclaredBy: "U1"})
+	e.env.RegisterDelayedCallback(e.env.CancelWorkflow, time.Minute)
+	e.env.ExecuteWorkflow(IncidentRegistryWorkflow, RegistryInput{})
+
+	res := func(u *updateOutcome) DeclareResult {
+		t.Helper()
+		if !u.done || u.rejected != nil {
+			t.Fatalf("declare: done=%v rejected=%v", u.done, u.rejected)
+		}
+		return u.result.(DeclareResult)
+	}
+	a, b, c := res(first), res(retry), res(second)
+	if a.Key != "INC-2026-0001" || a.WorkflowID != "incident-INC-2026-0001" || a.Existing {
+		t.Fatalf("first: %+v", a)
+	}
+	if b.Key != a.Key || !b.Existing {
+		t.Fatalf("a retried request must get the same incident: %+v", b)
+	}
+	if c.Key != "INC-2026-0002" {
+		t.Fatalf("second: %+v", c)
+	}
+	if bad.rejected == nil || !strings.Contains(bad.rejected.Error(), "request ID") {
+		t.Fatalf("declare without request ID: %v", bad.rejected)
+	}
+}
