@@ -76,19 +76,6 @@ func (e *incidentEnv) state() IncidentState {
 	return st
 }
 
-func (e *incidentEnv) timeline() []Event {
-	e.t.Helper()
-	v, err := e.env.QueryWorkflow(QueryTimeline)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var ev []Event
-	if err := v.Get(&ev); err != nil {
-		e.t.Fatal(err)
-	}
-	return ev
-}
-
 func TestIncidentLifecycle(t *testing.T) {
 	e := newIncidentEnv(t)
 	pb := load(t, header+`
