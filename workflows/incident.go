@@ -362,9 +362,14 @@ func (inc *incident) startRun(ctx workflow.Context, r RunRequest) (RunRef, error
 		WorkflowID:        id,
 		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
 	})
+	var target *RunSlack
+	if inc.st.Channel != "" {
+		target = &RunSlack{Channel: inc.st.Channel}
+	}
 	child := workflow.ExecuteChildWorkflow(cctx, PlaybookWorkflow, PlaybookInput{
 		Playbook: r.Playbook, Inputs: r.Inputs, Mode: mode, Requester: r.Actor, Origin: r.Origin,
 		Incident: inc.vars(), Config: inc.in.Config, ReportTo: workflow.GetInfo(ctx).WorkflowExecution.ID,
+		Slack: target,
 	})
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		return RunRef{}, fmt.Errorf("start %s: %w", r.Playbook.Metadata.Name, err)

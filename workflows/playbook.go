@@ -55,6 +55,7 @@ type run struct {
 	cancel   workflow.CancelFunc
 	status   string
 	outcomes map[string]map[string]any
+	notify   *notifier
 }
 
 type doneStep struct {
@@ -87,12 +88,29 @@ func PlaybookWorkflow(ctx workflow.Context, in PlaybookInput) (PlaybookResult, e
 	workflow.Go(ctx, r.receiveSignals)
 
 	r.event(ctx, Event{Kind: EventRunStarted, Actor: orSystem(in.Requester), Detail: fmt.Sprintf("%s (%s mode)", r.pb.Metadata.Name, r.mode())})
+	r.notify = newNotifier(ctx, r)
 	var result PlaybookResult
-	if r.mode() == ModePlan {
+	switch {
+	case r.mode() == ModePlan:
 		result = r.plan(ctx)
-	} else {
+		if result.Plan != nil {
+			r.notify.postPlan(ctx, result.Plan)
+		}
+	case r.notify != nil:
+		// In chat, show the plan before changing anything, then run.
+		planned := r.plan(ctx)
+		if planned.Plan == nil {
+			result = planned
+			break
+		}
+		r.notify.postPlan(ctx, planned.Plan)
+		r.resetForRun()
+		result = r.execute(ctx)
+	default:
 		result = r.execute(ctx)
 	}
+	r.notify.changed()
+	r.notify.flush(ctx)
 	r.event(ctx, Event{Kind: EventRunFinished, Actor: SystemActor, Outcome: result.Status, Detail: result.Error})
 	// Let in-flight updates (a late vote, say) finish before closing.
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
@@ -140,6 +158,20 @@ func newRun(in PlaybookInput) *run {
 	return r
 }
 
+// resetForRun clears the plan pass's marks before the real run.
+func (r *run) resetForRun() {
+	r.status = RunRunning
+	for _, st := range r.steps {
+		*st = StepState{ID: st.ID, Kind: st.Kind, Action: st.Action, Status: StepPending}
+	}
+	r.vars.Steps = map[string]playbooks.StepVars{}
+}
+
+// statusView is the status query's answer.
+func (r *run) statusView() RunStatus {
+	return RunStatus{Playbook: r.pb.Metadata.Name, Status: r.status, Requester: r.in.Requester, Steps: r.snapshot()}
+}
+
 func (r *run) mode() string {
 	if r.in.Mode == "" {
 		return ModeRun
@@ -162,6 +194,7 @@ func (r *run) event(ctx workflow.Context, e Event) {
 		e.Origin = r.origin
 	}
 	r.timeline = append(r.timeline, e)
+	r.notify.changed()
 }
 
 func (r *run) snapshot() []StepState {
@@ -449,6 +482,7 @@ func (r *run) approve(ctx workflow.Context, s *playbooks.Step, st *StepState, wi
 	defer func() { g.state.Open = false }()
 	r.event(ctx, Event{Kind: EventApprovalRequested, Actor: SystemActor, Step: s.ID,
 		Detail: fmt.Sprintf("%s; needs %d of %s; plan %s", p.Summary, min, approverLabel(a), g.state.PlanHash[:12])})
+	r.notify.askApproval(ctx, st)
 
 	decided := func() bool { return g.state.RejectedBy != "" || len(g.state.Approvers) >= min }
 	if a.Timeout <= 0 {

@@ -14,7 +14,7 @@ import (
 // a reason written for the person who made them.
 func (r *run) register(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (RunStatus, error) {
-		return RunStatus{Playbook: r.pb.Metadata.Name, Status: r.status, Requester: r.in.Requester, Steps: r.snapshot()}, nil
+		return r.statusView(), nil
 	}); err != nil {
 		return err
 	}

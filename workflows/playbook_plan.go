@@ -88,7 +88,11 @@ func (r *run) planStep(ctx workflow.Context, s *playbooks.Step) ([]PlannedStep, 
 		if err != nil {
 			return nil, fmt.Errorf("inputs of %s: %w", callee.Metadata.Name, err)
 		}
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: r.idempotencyKey(ctx, s.ID)})
+		id := r.idempotencyKey(ctx, s.ID)
+		if r.mode() != ModePlan {
+			id += "/plan" // the plan pass before a chat run; the real child takes the plain ID
+		}
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: id})
 		var res PlaybookResult
 		if err := workflow.ExecuteChildWorkflow(cctx, PlaybookWorkflow, PlaybookInput{
 			Playbook: callee, Inputs: inputs, Mode: ModePlan, Requester: r.in.Requester,

@@ -27,6 +27,9 @@ type PlaybookInput struct {
 	Origin   string         `json:"origin,omitempty"`
 	Incident map[string]any `json:"incident,omitempty"`
 	Config   map[string]any `json:"config,omitempty"`
+	// Slack, when set, makes the run show its plan, a live status message
+	// and approval requests in that channel.
+	Slack *RunSlack `json:"slack,omitempty"`
 	// ReportTo is the workflow ID of the incident that started the run; the
 	// run signals its result there, which survives the incident continuing
 	// as new (a child's future would not).

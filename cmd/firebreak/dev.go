@@ -33,7 +33,7 @@ restart. With TEMPORAL_ADDRESS set, dev uses that cluster instead.`,
 			if err != nil {
 				return err
 			}
-			return runStack(cmd.Context(), cfg, newLogger(cfg.Log, cmd.ErrOrStderr()), parts{devServer: true, worker: true, http: true})
+			return runStack(cmd.Context(), cfg, newLogger(cfg.Log, cmd.ErrOrStderr()), parts{devServer: true, worker: true, http: true, playbooks: g.libraryLoader()})
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", ".firebreak", "directory for the SQLite database (env FIREBREAK_DATA_DIR)")

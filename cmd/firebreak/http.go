@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	fslack "github.com/firebreak-ir/firebreak/integrations/slack"
 	ftemporal "github.com/firebreak-ir/firebreak/integrations/temporal"
 )
 
@@ -28,5 +29,8 @@ func (s *stack) routes() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	if s.bot != nil && s.cfg.Slack.SigningSecret.IsSet() {
+		s.bot.Register(mux, fslack.NewVerifier(s.cfg.Slack.SigningSecret))
+	}
 	return mux
 }

@@ -65,3 +65,17 @@ func (f *playbookFlags) find(g *globals, reg *activities.Registry, name string) 
 	}
 	return nil, usageError{fmt.Errorf("no playbook named %q (have: %v)", name, names)}
 }
+
+// libraryLoader is how the Slack bot finds playbooks: FIREBREAK_PLAYBOOKS
+// or the built-in library, read on each use so edits apply without a
+// restart (a broken edit is reported to the person who asked).
+func (g *globals) libraryLoader() func() ([]*playbooks.Playbook, error) {
+	f := &playbookFlags{}
+	return func() ([]*playbooks.Playbook, error) {
+		reg, err := actionRegistry()
+		if err != nil {
+			return nil, err
+		}
+		return f.library(g, reg)
+	}
+}

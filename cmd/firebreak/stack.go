@@ -15,13 +15,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	goslack "github.com/slack-go/slack"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/firebreak-ir/firebreak/activities"
 	"github.com/firebreak-ir/firebreak/integrations/config"
+	fslack "github.com/firebreak-ir/firebreak/integrations/slack"
 	ftemporal "github.com/firebreak-ir/firebreak/integrations/temporal"
 	"github.com/firebreak-ir/firebreak/integrations/temporal/devserver"
+	"github.com/firebreak-ir/firebreak/playbooks"
 	"github.com/firebreak-ir/firebreak/workflows"
 )
 
@@ -40,6 +43,11 @@ type stack struct {
 	httpLn   net.Listener
 	httpSrv  *http.Server
 	identity string
+
+	// Slack, when a bot token is configured.
+	slackAPI *goslack.Client
+	groups   *fslack.Groups
+	bot      *fslack.Bot
 }
 
 func newStack(cfg *config.Config, log *slog.Logger) (*stack, error) {
@@ -106,6 +114,19 @@ func (s *stack) dial(ctx context.Context) error {
 	return nil
 }
 
+// connectSlack builds the Web API client when a bot token is set.
+func (s *stack) connectSlack() {
+	if !s.cfg.Slack.BotToken.IsSet() {
+		return
+	}
+	opts := []goslack.Option{goslack.OptionAPIURL(s.cfg.Slack.APIURL)}
+	if s.cfg.Slack.AppToken.IsSet() {
+		opts = append(opts, goslack.OptionAppLevelToken(s.cfg.Slack.AppToken.Reveal()))
+	}
+	s.slackAPI = goslack.New(s.cfg.Slack.BotToken.Reveal(), opts...)
+	s.groups = &fslack.Groups{API: s.slackAPI, Static: s.cfg.Access.Groups}
+}
+
 func (s *stack) startWorker() error {
 	reg, err := actionRegistry()
 	if err != nil {
@@ -114,13 +135,46 @@ func (s *stack) startWorker() error {
 	w := worker.New(s.client, s.cfg.Temporal.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.PingWorkflow)
 	w.RegisterWorkflow(workflows.PlaybookWorkflow)
+	w.RegisterWorkflow(workflows.IncidentWorkflow)
+	w.RegisterWorkflow(workflows.IncidentRegistryWorkflow)
 	w.RegisterActivity(&activities.Ping{WorkerID: s.identity})
-	w.RegisterActivity(&activities.Steps{Registry: reg, Groups: activities.StaticGroups(s.cfg.Access.Groups)})
+	var groups activities.GroupResolver = activities.StaticGroups(s.cfg.Access.Groups)
+	if s.slackAPI != nil {
+		groups = s.groups
+		w.RegisterActivity(&activities.Slack{API: s.slackAPI, Render: fslack.Renderer{}})
+		(&fslack.Notifier{API: s.slackAPI, Groups: s.groups}).Register(w)
+	}
+	w.RegisterActivity(&activities.Steps{Registry: reg, Groups: groups})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", s.cfg.Temporal.TaskQueue, err)
 	}
 	s.worker = w
 	s.log.Info("worker polling", "task_queue", s.cfg.Temporal.TaskQueue, "namespace", s.cfg.Temporal.Namespace)
+	return nil
+}
+
+// startBot wires the Slack bot: HTTP endpoints when a signing secret is
+// set, Socket Mode when an app token is.
+func (s *stack) startBot(ctx context.Context, lib func() ([]*playbooks.Playbook, error)) error {
+	if s.slackAPI == nil {
+		return nil
+	}
+	bot, err := fslack.NewBot(fslack.Options{
+		API: s.slackAPI, Temporal: s.client, Namespace: s.cfg.Temporal.Namespace, TaskQueue: s.cfg.Temporal.TaskQueue,
+		Access: s.cfg.Access, Channels: s.cfg.Channels, Groups: s.groups, Playbooks: lib,
+		Config: s.cfg.PlaybookView(), Log: s.log.With("component", "slack"),
+	})
+	if err != nil {
+		return err
+	}
+	s.bot = bot
+	if s.cfg.Slack.AppToken.IsSet() {
+		go func() {
+			if err := bot.RunSocketMode(ctx, s.slackAPI); err != nil {
+				s.log.Error("slack socket mode stopped", "err", err)
+			}
+		}()
+	}
 	return nil
 }
 
@@ -148,6 +202,9 @@ func (s *stack) stop() error {
 		cancel()
 	} else if s.httpLn != nil {
 		errs = append(errs, s.httpLn.Close())
+	}
+	if s.bot != nil {
+		s.bot.Wait()
 	}
 	if s.worker != nil {
 		s.worker.Stop()
@@ -179,6 +236,9 @@ type parts struct {
 	devServer bool // embedded Temporal unless temporal.address is set
 	worker    bool
 	http      bool
+	// playbooks, when set, is the library the Slack bot runs from; the
+	// bot serves on the HTTP side only with it.
+	playbooks func() ([]*playbooks.Playbook, error)
 }
 
 // runStack starts the selected parts, blocks until SIGINT or SIGTERM,
@@ -207,6 +267,12 @@ func runStack(ctx context.Context, cfg *config.Config, log *slog.Logger, p parts
 	}
 	if err := s.dial(ctx); err != nil {
 		return err
+	}
+	s.connectSlack()
+	if p.http && p.playbooks != nil {
+		if err := s.startBot(ctx, p.playbooks); err != nil {
+			return err
+		}
 	}
 	if p.worker {
 		if err := s.startWorker(); err != nil {

@@ -48,7 +48,7 @@ func newServeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runStack(cmd.Context(), cfg, newLogger(cfg.Log, cmd.ErrOrStderr()), parts{http: true})
+			return runStack(cmd.Context(), cfg, newLogger(cfg.Log, cmd.ErrOrStderr()), parts{http: true, playbooks: g.libraryLoader()})
 		},
 	}
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "HTTP listen address (env FIREBREAK_HTTP_ADDR)")

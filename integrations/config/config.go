@@ -102,16 +102,28 @@ type GitHub struct {
 // Access says who may do what. Members are Slack user IDs (U…/W…) or
 // Slack user group IDs (S…).
 type Access struct {
-	// Declare restricts who may declare incidents; empty means everyone.
-	Declare    []string            `yaml:"declare"`
-	Responders []string            `yaml:"responders"`
-	Commanders []string            `yaml:"commanders"`
-	Groups     map[string][]string `yaml:"groups"`
+	// Declare restricts who may declare incidents; empty means everyone:
+	// nobody should be blocked from raising the alarm.
+	Declare []string `yaml:"declare"`
+	// Notes restricts who may add timeline notes; empty means everyone.
+	Notes []string `yaml:"notes"`
+	// Responders may run playbooks and change an incident's severity,
+	// status and roles; empty means every workspace member.
+	Responders []string `yaml:"responders"`
+	// Commanders may abort runs and resolve incidents, as may whoever
+	// holds an incident's commander role.
+	Commanders []string `yaml:"commanders"`
+	// Groups are approver groups named in playbooks' approval.group.
+	Groups map[string][]string `yaml:"groups"`
+	// Invite are added to every new incident channel.
+	Invite []string `yaml:"invite"`
 }
 
 // Channels are where the bot announces incidents.
 type Channels struct {
 	Announce string `yaml:"announce"`
+	// Suggested playbooks get a Run button on every incident summary.
+	Suggested []string `yaml:"suggested"`
 }
 
 // Mode is what the process runs; each needs different settings.
@@ -307,4 +319,20 @@ func applyEnv(c *Config, getenv func(string) string, flags []Override) ErrorList
 		}
 	}
 	return errs
+}
+
+// PlaybookView is the configuration playbooks see as `config`: structure
+// only, never credentials.
+func (c *Config) PlaybookView() map[string]any {
+	accounts := map[string]any{}
+	for name, a := range c.AWS.Accounts {
+		accounts[name] = map[string]any{
+			"account_id": a.AccountID, "role_arn": a.RoleARN, "region": a.Region, "quarantine_sg": a.QuarantineSG,
+		}
+	}
+	return map[string]any{
+		"aws":      map[string]any{"region": c.AWS.Region, "accounts": accounts},
+		"github":   map[string]any{"tracking_repo": c.GitHub.TrackingRepo},
+		"channels": map[string]any{"announce": c.Channels.Announce},
+	}
 }

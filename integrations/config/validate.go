@@ -138,6 +138,8 @@ func (c *Config) validate(mode Mode) ErrorList {
 		}
 	}
 	checkMembers("access.declare", c.Access.Declare)
+	checkMembers("access.notes", c.Access.Notes)
+	checkMembers("access.invite", c.Access.Invite)
 	checkMembers("access.responders", c.Access.Responders)
 	checkMembers("access.commanders", c.Access.Commanders)
 	for name, members := range c.Access.Groups {

@@ -1,0 +1,589 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	goslack "github.com/slack-go/slack"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/firebreak-ir/firebreak/integrations/config"
+	"github.com/firebreak-ir/firebreak/playbooks"
+	"github.com/firebreak-ir/firebreak/workflows"
+)
+
+// Options configure the bot.
+type Options struct {
+	API       *goslack.Client
+	Temporal  client.Client
+	Namespace string
+	TaskQueue string
+	Access    config.Access
+	Channels  config.Channels
+	Groups    *Groups
+	// Playbooks returns the library the bot may run.
+	Playbooks func() ([]*playbooks.Playbook, error)
+	// Config is what playbooks see as `config`.
+	Config map[string]any
+	Log    *slog.Logger
+	// CallTimeout bounds the one Temporal call a request makes, so Slack
+	// always gets its answer within its 3 seconds.
+	CallTimeout time.Duration
+}
+
+// Bot answers Slack: slash commands, button clicks, the message shortcut
+// and app mentions. Every request is verified (HTTP) or arrives over an
+// authenticated socket (Socket Mode), is parsed, makes one Temporal call
+// with a short deadline, and is answered; slow work happens in workflows.
+type Bot struct {
+	o Options
+	// background tracks response_url posts still in flight, for shutdown.
+	background sync.WaitGroup
+	events     *seen
+}
+
+// NewBot checks options and builds a bot.
+func NewBot(o Options) (*Bot, error) {
+	if o.API == nil || o.Temporal == nil || o.Playbooks == nil || o.Groups == nil {
+		return nil, errors.New("slack bot needs the Web API client, a Temporal client, groups and playbooks")
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.CallTimeout == 0 {
+		o.CallTimeout = 2 * time.Second
+	}
+	if len(o.Access.Responders) == 0 {
+		o.Log.Warn("access.responders is empty: every workspace member may run playbooks (approvals still apply)")
+	}
+	return &Bot{o: o, events: newSeen(1000)}, nil
+}
+
+// Wait blocks until background responses have been sent.
+func (b *Bot) Wait() { b.background.Wait() }
+
+// reply is a message answered to Slack: a slash command's response body,
+// or what is posted to a response_url.
+type reply struct {
+	ResponseType    string          `json:"response_type,omitempty"`
+	Text            string          `json:"text"`
+	Blocks          []goslack.Block `json:"blocks,omitempty"`
+	ReplaceOriginal bool            `json:"replace_original,omitempty"`
+}
+
+func ephemeral(format string, args ...any) reply {
+	return reply{ResponseType: goslack.ResponseTypeEphemeral, Text: fmt.Sprintf(format, args...)}
+}
+
+func inChannel(text string) reply {
+	return reply{ResponseType: goslack.ResponseTypeInChannel, Text: text}
+}
+
+// asker is who asked, where, and the identity Slack gave the request.
+type asker struct {
+	User        string
+	Channel     string
+	ChannelName string
+	// ID identifies the request across Slack's retries (trigger ID or
+	// action timestamp), for idempotent workflow and update IDs.
+	ID          string
+	ResponseURL string
+}
+
+var channelKeyRe = regexp.MustCompile(`^inc-(\d{4})-(\d{4,})(?:-|$)`)
+
+// incidentKey finds the incident a channel belongs to from its name,
+// #inc-2026-0042-<slug>, which the incident workflow chose.
+func incidentKey(channelName string) (string, bool) {
+	m := channelKeyRe.FindStringSubmatch(channelName)
+	if m == nil {
+		return "", false
+	}
+	return fmt.Sprintf("INC-%s-%s", m[1], m[2]), true
+}
+
+func (b *Bot) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, b.o.CallTimeout)
+}
+
+// HandleCommand answers one /incident command.
+func (b *Bot) HandleCommand(ctx context.Context, sc goslack.SlashCommand) reply {
+	req := asker{User: sc.UserID, Channel: sc.ChannelID, ChannelName: sc.ChannelName, ID: sc.TriggerID, ResponseURL: sc.ResponseURL}
+	cmd, err := ParseCommand(sc.Text)
+	if err != nil {
+		return ephemeral("%s", err.Error())
+	}
+	switch cmd.Verb {
+	case "help":
+		return ephemeral("%s", HelpText())
+	case "declare":
+		return b.declare(ctx, req, cmd)
+	case "list":
+		return b.list(ctx)
+	}
+	key, ok := incidentKey(req.ChannelName)
+	if !ok {
+		return ephemeral("`/incident %s` works in an incident channel (`#inc-…`); this is #%s. Declare one with `/incident declare <title>`.", cmd.Verb, req.ChannelName)
+	}
+	switch cmd.Verb {
+	case "run", "plan":
+		return b.run(ctx, req, key, cmd)
+	case "status":
+		return b.status(ctx, key)
+	case "timeline":
+		return b.timeline(ctx, key)
+	case "sev":
+		return b.change(ctx, req, key, workflows.UpdateSetSeverity, workflows.ChangeRequest{Value: cmd.Severity}, roleResponder)
+	case "role":
+		return b.change(ctx, req, key, workflows.UpdateSetRole, workflows.ChangeRequest{Role: cmd.Role, User: cmd.User}, roleResponder)
+	case "note":
+		return b.change(ctx, req, key, workflows.UpdateNote, workflows.ChangeRequest{Text: cmd.Text}, roleNoter)
+	case "resolve":
+		return b.change(ctx, req, key, workflows.UpdateResolve, workflows.ChangeRequest{Text: cmd.Text}, roleCommander)
+	case "abort":
+		return b.abort(ctx, req, key, cmd.Text)
+	case "approve":
+		return b.showApproval(ctx, req, key, cmd.Step)
+	case "reject":
+		return b.vote(ctx, req, key, ApprovalRef{Step: cmd.Step}, false, cmd.Text)
+	case "done":
+		return b.completeTask(ctx, req, key, cmd.Step, cmd.Text)
+	}
+	return ephemeral("`%s` is not handled yet. %s", cmd.Verb, "Try `/incident help`.")
+}
+
+// role names what a person must be allowed to do.
+type role int
+
+const (
+	roleDeclarer role = iota
+	roleNoter
+	roleResponder
+	roleCommander
+)
+
+// authorize refuses people config does not allow, naming who can help.
+func (b *Bot) authorize(ctx context.Context, user string, r role, commander string) error {
+	a := b.o.Access
+	var allowed []string
+	what := ""
+	switch r {
+	case roleDeclarer:
+		allowed, what = a.Declare, "declare incidents"
+	case roleNoter:
+		allowed, what = a.Notes, "add notes"
+	case roleResponder:
+		allowed, what = append(append([]string{}, a.Responders...), a.Commanders...), "run playbooks or change incidents"
+		if len(a.Responders) == 0 {
+			return nil
+		}
+	case roleCommander:
+		allowed, what = append([]string{}, a.Commanders...), "abort runs or resolve incidents"
+		if commander != "" {
+			allowed = append(allowed, commander)
+		}
+		if len(allowed) == 0 {
+			return b.authorize(ctx, user, roleResponder, "")
+		}
+	}
+	if len(allowed) == 0 {
+		return nil
+	}
+	ok, err := b.o.Groups.Contains(ctx, allowed, user)
+	if err != nil {
+		return fmt.Errorf("could not check who may %s: %w", what, err)
+	}
+	if !ok {
+		return fmt.Errorf("you are not allowed to %s here. Ask %s", what, mentionOf(allowed))
+	}
+	return nil
+}
+
+func (b *Bot) declare(ctx context.Context, req asker, cmd Command) reply {
+	if err := b.authorize(ctx, req.User, roleDeclarer, ""); err != nil {
+		return ephemeral("%s", sentence(err))
+	}
+	var run *workflows.RunRequest
+	if cmd.Playbook != "" {
+		rr, errText := b.runRequest(req, cmd, workflows.ModeRun)
+		if errText != "" {
+			return ephemeral("%s", errText)
+		}
+		run = &rr
+	}
+	d := workflows.DeclareRequest{
+		Title: cmd.Title, Severity: cmd.Severity, DeclaredBy: req.User, Origin: "slack", RequestID: req.ID,
+		Slack: &workflows.IncidentSlack{Invite: b.o.Access.Invite, Announce: b.o.Channels.Announce, Suggested: b.o.Channels.Suggested},
+		Run:   run, Config: b.o.Config,
+	}
+	ctx, cancel := b.callCtx(ctx)
+	defer cancel()
+	start := b.o.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID: workflows.RegistryWorkflowID, TaskQueue: b.o.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, workflows.IncidentRegistryWorkflow, workflows.RegistryInput{})
+	h, err := b.o.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateID: "declare-" + req.ID, UpdateName: workflows.UpdateDeclare,
+			Args: []any{d}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	var res workflows.DeclareResult
+	if err == nil {
+		err = h.Get(ctx, &res)
+	}
+	if err != nil {
+		b.o.Log.Error("declare failed", "user", req.User, "err", err)
+		return ephemeral("Could not declare the incident: %s", refusal(err))
+	}
+	b.o.Log.Info("incident declared", "key", res.Key, "user", req.User, "existing", res.Existing)
+	return inChannel(fmt.Sprintf(":rotating_light: <@%s> declared *%s* (%s): %s. The incident channel is being created.", req.User, res.Key, cmd.Severity, escText(cmd.Title)))
+}
+
+// runRequest resolves a playbook and its inputs, or explains what is wrong.
+func (b *Bot) runRequest(req asker, cmd Command, mode string) (workflows.RunRequest, string) {
+	lib, err := b.o.Playbooks()
+	if err != nil {
+		return workflows.RunRequest{}, "The playbook library does not load; ask an operator to run `firebreak playbook check`."
+	}
+	var names []string
+	for _, pb := range lib {
+		if pb.Metadata.Name == cmd.Playbook {
+			inputs, err := playbooks.ResolveInputs(pb, cmd.InputMap())
+			if err != nil {
+				return workflows.RunRequest{}, fmt.Sprintf("Playbook `%s`: %s", pb.Metadata.Name, escText(err.Error()))
+			}
+			return workflows.RunRequest{Playbook: pb, Inputs: inputs, Mode: mode, Actor: req.User, Origin: "slack", RequestID: req.ID}, ""
+		}
+		names = append(names, "`"+pb.Metadata.Name+"`")
+	}
+	return workflows.RunRequest{}, fmt.Sprintf("No playbook named `%s`. Available: %s.", escText(cmd.Playbook), strings.Join(names, ", "))
+}
+
+func (b *Bot) incidentState(ctx context.Context, key string) (workflows.IncidentState, error) {
+	var st workflows.IncidentState
+	v, err := b.o.Temporal.QueryWorkflow(ctx, workflows.IncidentWorkflowID(key), "", workflows.QueryStatus)
+	if err != nil {
+		return st, err
+	}
+	return st, v.Get(&st)
+}
+
+func (b *Bot) run(ctx context.Context, req asker, key string, cmd Command) reply {
+	if err := b.authorize(ctx, req.User, roleResponder, ""); err != nil {
+		return ephemeral("%s", sentence(err))
+	}
+	mode := workflows.ModeRun
+	if cmd.Verb == "plan" {
+		mode = workflows.ModePlan
+	}
+	rr, errText := b.runRequest(req, cmd, mode)
+	if errText != "" {
+		return ephemeral("%s", errText)
+	}
+	ctx, cancel := b.callCtx(ctx)
+	defer cancel()
+	var ref workflows.RunRef
+	if err := b.update(ctx, workflows.IncidentWorkflowID(key), workflows.UpdateRunPlaybook, "run-"+req.ID, rr, &ref); err != nil {
+		return ephemeral("Could not start `%s`: %s", rr.Playbook.Metadata.Name, refusal(err))
+	}
+	verb := "is running"
+	if mode == workflows.ModePlan {
+		verb = "is being planned"
+	}
+	return inChannel(fmt.Sprintf("<@%s> started `%s` — it %s; the plan and its progress follow here. (run `%s`)", req.User, ref.Playbook, verb, ref.ID))
+}
+
+func (b *Bot) change(ctx context.Context, req asker, key, update string, c workflows.ChangeRequest, r role) reply {
+	commander := ""
+	if r == roleCommander {
+		st, err := b.incidentState(ctx, key)
+		if err != nil {
+			return ephemeral("Could not read %s: %s", key, refusal(err))
+		}
+		commander = st.Roles[workflows.RoleCommander]
+	}
+	if err := b.authorize(ctx, req.User, r, commander); err != nil {
+		return ephemeral("%s", sentence(err))
+	}
+	c.Actor, c.Origin = req.User, "slack"
+	ctx, cancel := b.callCtx(ctx)
+	defer cancel()
+	var st workflows.IncidentState
+	if err := b.update(ctx, workflows.IncidentWorkflowID(key), update, update+"-"+req.ID, c, &st); err != nil {
+		return ephemeral("Not done: %s", refusal(err))
+	}
+	switch update {
+	case workflows.UpdateSetSeverity:
+		return inChannel(fmt.Sprintf("<@%s> set severity to *%s*.", req.User, st.Severity))
+	case workflows.UpdateSetRole:
+		return inChannel(fmt.Sprintf("<@%s> is now %s (set by <@%s>).", c.User, c.Role, req.User))
+	case workflows.UpdateResolve:
+		return inChannel(fmt.Sprintf(":white_check_mark: <@%s> resolved *%s*.", req.User, st.Key))
+	default:
+		return ephemeral("Added to the %s timeline.", st.Key)
+	}
+}
+
+// update sends one Temporal update and waits for its result; updateID
+// makes a retried Slack request land on the same update.
+func (b *Bot) update(ctx context.Context, workflowID, name, updateID string, arg, result any) error {
+	h, err := b.o.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflowID, UpdateName: name, UpdateID: updateID, Args: []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return err
+	}
+	return h.Get(ctx, result)
+}
+
+// refusal turns a Temporal error into a sentence for the person: the
+// validator's reason, or a plain word for infrastructure trouble.
+func refusal(err error) string {
+	var appErr interface{ Message() string }
+	if errors.As(err, &appErr) {
+		return escText(appErr.Message())
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "Firebreak did not answer in time; try again in a moment."
+	}
+	if strings.Contains(err.Error(), "not found") {
+		return "this incident is not known to Firebreak (was it declared here?)"
+	}
+	return "something went wrong on Firebreak's side; an operator can find it in the logs."
+}
+
+func (b *Bot) status(ctx context.Context, key string) reply {
+	ctx, cancel := b.callCtx(ctx)
+	defer cancel()
+	st, err := b.incidentState(ctx, key)
+	if err != nil {
+		return ephemeral("Could not read %s: %s", key, refusal(err))
+	}
+	var lines []string
+	lines = append(lines, fmt.Sprintf("*%s* %s — %s, %s", st.Key, escText(st.Title), st.Severity, st.Status))
+	for _, r := range workflows.IncidentRoles() {
+		if u := st.Roles[r]; u != "" {
+			lines = append(lines, fmt.Sprintf("%s: <@%s>", r, u))
+		}
+	}
+	for _, run := range st.Runs {
+		lines = append(lines, fmt.Sprintf("• `%s` %s (by <@%s>, run `%s`)", run.Playbook, run.Status, run.RequestedBy, run.ID))
+	}
+	return ephemeral("%s", strings.Join(lines, "\n"))
+}
+
+func (b *Bot) timeline(ctx context.Context, key string) reply {
+	ctx, cancel := b.callCtx(ctx)
+	defer cancel()
+	v, err := b.o.Temporal.QueryWorkflow(ctx, workflows.IncidentWorkflowID(key), "", workflows.QueryTimeline)
+	var ev []workflows.Event
+	if err == nil {
+		err = v.Get(&ev)
+	}
+	if err != nil {
+		return ephemeral("Could not read the %s timeline: %s", key, refusal(err))
+	}
+	const shown = 40
+	var lines []string
+	start := max(0, len(ev)-shown)
+	if start > 0 {
+		lines = append(lines, fmt.Sprintf("_…%d earlier events; `firebreak incident timeline %s` has them all_", start, key))
+	}
+	for _, e := range ev[start:] {
+		line := fmt.Sprintf("`%s` %s", e.Time.UTC().Format("15:04:05"), e.Kind)
+		if e.Step != "" {
+			line += " " + e.Step
+		}
+		if e.Actor != workflows.SystemActor {
+			line += " by <@" + e.Actor + ">"
+		}
+		if e.Detail != "" {
+			line += ": " + escText(truncate(e.Detail, 200))
+		}
+		lines = append(lines, line)
+	}
+	return ephemeral("%s", truncate(strings.Join(lines, "\n"), maxText))
+}
+
+func (b *Bot) list(ctx context.Context) reply {
+	ctx, cancel := b.callCtx(ctx)
+	defer cancel()
+	resp, err := b.o.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: b.o.Namespace, PageSize: 50,
+		Query: fmt.Sprintf("WorkflowType = 'IncidentWorkflow' AND ExecutionStatus = 'Running' AND %s != '%s'", workflows.StatusKey.GetName(), workflows.StatusResolved),
+	})
+	if err != nil {
+		return ephemeral("Could not list incidents: %s", refusal(err))
+	}
+	if len(resp.GetExecutions()) == 0 {
+		return ephemeral("No open incidents.")
+	}
+	var lines []string
+	for _, e := range resp.GetExecutions() {
+		key := strings.TrimPrefix(e.GetExecution().GetWorkflowId(), "incident-")
+		sev, status := "", ""
+		if p := e.GetSearchAttributes().GetIndexedFields()[workflows.SeverityKey.GetName()]; p != nil {
+			_ = json.Unmarshal(p.GetData(), &sev)
+		}
+		if p := e.GetSearchAttributes().GetIndexedFields()[workflows.StatusKey.GetName()]; p != nil {
+			_ = json.Unmarshal(p.GetData(), &status)
+		}
+		lines = append(lines, fmt.Sprintf("• *%s* %s, %s (since %s)", key, sev, status, e.GetStartTime().AsTime().UTC().Format("Jan 2 15:04 UTC")))
+	}
+	return ephemeral("%s", strings.Join(lines, "\n"))
+}
+
+// activeRuns lists the incident's runs still going, newest first.
+func activeRuns(st workflows.IncidentState) []workflows.RunRef {
+	var out []workflows.RunRef
+	for i := len(st.Runs) - 1; i >= 0; i-- {
+		if st.Runs[i].EndedAt.IsZero() {
+			out = append(out, st.Runs[i])
+		}
+	}
+	return out
+}
+
+func (b *Bot) abort(ctx context.Context, req asker, key, reason string) reply {
+	st, err := b.incidentState(ctx, key)
+	if err != nil {
+		return ephemeral("Could not read %s: %s", key, refusal(err))
+	}
+	if err := b.authorize(ctx, req.User, roleCommander, st.Roles[workflows.RoleCommander]); err != nil {
+		return ephemeral("%s", sentence(err))
+	}
+	runs := activeRuns(st)
+	if len(runs) == 0 {
+		return ephemeral("No playbook is running in %s.", key)
+	}
+	ctx, cancel := b.callCtx(ctx)
+	defer cancel()
+	var aborted []string
+	for _, r := range runs {
+		var out string
+		if err := b.update(ctx, r.ID, workflows.UpdateAbort, "abort-"+req.ID, workflows.AbortRequest{Actor: req.User, Reason: reason, Origin: "slack"}, &out); err != nil {
+			return ephemeral("Could not abort `%s`: %s", r.Playbook, refusal(err))
+		}
+		aborted = append(aborted, "`"+r.Playbook+"`")
+	}
+	return inChannel(fmt.Sprintf(":octagonal_sign: <@%s> aborted %s.", req.User, strings.Join(aborted, ", ")))
+}
+
+// findApproval finds the open approval for step among the incident's runs.
+func (b *Bot) findApproval(ctx context.Context, key, step string) (string, workflows.StepState, error) {
+	st, err := b.incidentState(ctx, key)
+	if err != nil {
+		return "", workflows.StepState{}, err
+	}
+	for _, r := range activeRuns(st) {
+		v, err := b.o.Temporal.QueryWorkflow(ctx, r.ID, "", workflows.QueryStatus)
+		if err != nil {
+			continue
+		}
+		var rs workflows.RunStatus
+		if v.Get(&rs) != nil {
+			continue
+		}
+		for _, s := range rs.Steps {
+			if s.ID == step && s.Approval != nil && s.Approval.Open {
+				return r.ID, s, nil
+			}
+		}
+	}
+	return "", workflows.StepState{}, fmt.Errorf("no step %q is waiting for approval in %s", step, key)
+}
+
+// completeTask finishes a manual task in whichever run is waiting on it.
+func (b *Bot) completeTask(ctx context.Context, req asker, key, step, note string) reply {
+	if err := b.authorize(ctx, req.User, roleResponder, ""); err != nil {
+		return ephemeral("%s", sentence(err))
+	}
+	ctx, cancel := b.callCtx(ctx)
+	defer cancel()
+	st, err := b.incidentState(ctx, key)
+	if err != nil {
+		return ephemeral("Could not read %s: %s", key, refusal(err))
+	}
+	for _, r := range activeRuns(st) {
+		var done workflows.StepState
+		err := b.update(ctx, r.ID, workflows.UpdateCompleteTask, "done-"+step+"-"+req.ID,
+			workflows.TaskCompletion{StepID: step, Actor: req.User, Note: note, Origin: "slack"}, &done)
+		if err == nil {
+			return inChannel(fmt.Sprintf(":ballot_box_with_check: <@%s> finished `%s` in `%s`.", req.User, step, r.Playbook))
+		}
+	}
+	return ephemeral("No running playbook in %s has a task `%s` waiting; `/incident status` lists the steps.", key, escText(step))
+}
+
+// showApproval answers `/incident approve <step>` with the plan and the
+// buttons: an approval is always a click on the exact plan shown.
+func (b *Bot) showApproval(ctx context.Context, req asker, key, step string) reply {
+	ctx, cancel := b.callCtx(ctx)
+	defer cancel()
+	runID, s, err := b.findApproval(ctx, key, step)
+	if err != nil {
+		return ephemeral("%s", escText(err.Error()))
+	}
+	blocks, text := ApprovalRequest(runID, s, "")
+	return reply{ResponseType: goslack.ResponseTypeEphemeral, Text: text, Blocks: blocks}
+}
+
+// vote casts an approval or rejection and says how it went.
+func (b *Bot) vote(ctx context.Context, req asker, key string, ref ApprovalRef, approve bool, comment string) reply {
+	ctx, cancel := b.callCtx(ctx)
+	defer cancel()
+	if ref.Run == "" {
+		runID, s, err := b.findApproval(ctx, key, ref.Step)
+		if err != nil {
+			return ephemeral("%s", escText(err.Error()))
+		}
+		ref.Run, ref.PlanHash = runID, s.Approval.PlanHash
+	}
+	var res workflows.VoteResult
+	err := b.update(ctx, ref.Run, workflows.UpdateApprove, fmt.Sprintf("vote-%s-%s-%s", ref.Step, req.User, req.ID),
+		workflows.Vote{StepID: ref.Step, Approver: req.User, PlanHash: ref.PlanHash, Approve: approve, Comment: comment, Origin: "slack"}, &res)
+	if err != nil {
+		return ephemeral("Your vote was not counted: %s", refusal(err))
+	}
+	v, qerr := b.o.Temporal.QueryWorkflow(ctx, ref.Run, "", workflows.QueryStatus)
+	var rs workflows.RunStatus
+	if qerr == nil && v.Get(&rs) == nil {
+		for _, s := range rs.Steps {
+			if s.ID == ref.Step {
+				blocks, text := ApprovalProgress(ref.Run, s, res)
+				return reply{Text: text, Blocks: blocks, ReplaceOriginal: true}
+			}
+		}
+	}
+	word := "Approved"
+	if !approve {
+		word = "Rejected"
+	}
+	return reply{Text: fmt.Sprintf("%s by <@%s>, %d of %d", word, req.User, res.Approvals, res.Needed), ReplaceOriginal: true}
+}
+
+// sentence shows an error to a person: first letter up, Go convention
+// keeps error strings lower-case.
+func sentence(err error) string {
+	s := err.Error()
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func escText(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}

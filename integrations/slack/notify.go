@@ -1,0 +1,165 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	goslack "github.com/slack-go/slack"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"golang.org/x/time/rate"
+
+	"github.com/firebreak-ir/firebreak/activities"
+	"github.com/firebreak-ir/firebreak/workflows"
+)
+
+// Renderer implements activities.Renderer with this package's Block Kit.
+type Renderer struct{}
+
+// IncidentSummary implements activities.Renderer.
+func (Renderer) IncidentSummary(c activities.IncidentCard) ([]goslack.Block, string) {
+	return IncidentSummary(IncidentView{
+		Key: c.Key, Title: c.Title, Severity: c.Severity, Status: c.Status,
+		Commander: c.Commander, DeclaredBy: c.DeclaredBy, Channel: c.Channel, Suggested: c.Suggested,
+	})
+}
+
+// Notifier holds the activities that keep a playbook run visible in its
+// incident channel: the plan, one status message updated in place, and
+// approval requests. Updates to a channel are paced to about one per
+// second, Slack's guidance for chat.update, and an update that a newer
+// one has overtaken is dropped.
+type Notifier struct {
+	API *goslack.Client
+	// Groups names who to tag on approval requests.
+	Groups *Groups
+	Now    func() time.Time
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+	latest   map[string]int // message key -> newest version seen
+}
+
+// Register adds the notifier's activities to a worker under the names
+// workflows calls them by.
+func (n *Notifier) Register(r interface {
+	RegisterActivityWithOptions(any, activity.RegisterOptions)
+}) {
+	r.RegisterActivityWithOptions(n.PostRunPlan, activity.RegisterOptions{Name: workflows.ActivityPostRunPlan})
+	r.RegisterActivityWithOptions(n.UpdateRunStatus, activity.RegisterOptions{Name: workflows.ActivityUpdateRunStatus})
+	r.RegisterActivityWithOptions(n.PostApprovalRequest, activity.RegisterOptions{Name: workflows.ActivityPostApprovalRequest})
+}
+
+func (n *Notifier) limiter(channel string) *rate.Limiter {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.limiters == nil {
+		n.limiters = map[string]*rate.Limiter{}
+	}
+	l, ok := n.limiters[channel]
+	if !ok {
+		l = rate.NewLimiter(rate.Every(time.Second), 1)
+		n.limiters[channel] = l
+	}
+	return l
+}
+
+// overtaken records version for key and reports whether a newer one exists.
+func (n *Notifier) overtaken(key string, version int) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.latest == nil {
+		n.latest = map[string]int{}
+	}
+	if n.latest[key] > version {
+		return true
+	}
+	n.latest[key] = version
+	return false
+}
+
+func (n *Notifier) now() time.Time {
+	if n.Now != nil {
+		return n.Now()
+	}
+	return time.Now()
+}
+
+// PostRunPlan shows a run's plan before it changes anything.
+func (n *Notifier) PostRunPlan(ctx context.Context, in workflows.RunPlanNotice) (workflows.SlackPosted, error) {
+	blocks, text := PlanMessage(in.Playbook, in.RunID, in.Plan, "")
+	return n.post(ctx, in.Channel, "", blocks, text)
+}
+
+// UpdateRunStatus posts the run's status message, or updates it in place.
+func (n *Notifier) UpdateRunStatus(ctx context.Context, in workflows.RunStatusNotice) (workflows.SlackPosted, error) {
+	key := in.Channel + "/" + in.RunID
+	if in.TS != "" && n.overtaken(key, in.Version) {
+		return workflows.SlackPosted{Channel: in.Channel, TS: in.TS}, nil
+	}
+	if err := n.limiter(in.Channel).Wait(ctx); err != nil {
+		return workflows.SlackPosted{}, err
+	}
+	if in.TS != "" && n.overtaken(key, in.Version) {
+		return workflows.SlackPosted{Channel: in.Channel, TS: in.TS}, nil
+	}
+	blocks, text := RunStatusMessage(in.RunID, in.Status, n.now())
+	return n.post(ctx, in.Channel, in.TS, blocks, text)
+}
+
+// PostApprovalRequest tags the approvers with the plan and the buttons.
+func (n *Notifier) PostApprovalRequest(ctx context.Context, in workflows.ApprovalNotice) (workflows.SlackPosted, error) {
+	mention := ""
+	if a := in.Step.Approval; a != nil {
+		mention = n.Groups.Mention(a.Group, a.Eligible)
+	}
+	blocks, text := ApprovalRequest(in.RunID, in.Step, mention)
+	return n.post(ctx, in.Channel, "", blocks, text)
+}
+
+func (n *Notifier) post(ctx context.Context, channel, ts string, blocks []goslack.Block, text string) (workflows.SlackPosted, error) {
+	opts := []goslack.MsgOption{goslack.MsgOptionBlocks(blocks...), goslack.MsgOptionText(text, false)}
+	if ts != "" {
+		_, newTS, _, err := n.API.UpdateMessageContext(ctx, channel, ts, opts...)
+		if err != nil {
+			return workflows.SlackPosted{}, activityError("update message", err)
+		}
+		return workflows.SlackPosted{Channel: channel, TS: newTS}, nil
+	}
+	ch, newTS, err := n.API.PostMessageContext(ctx, channel, opts...)
+	if err != nil {
+		return workflows.SlackPosted{}, activityError("post message", err)
+	}
+	return workflows.SlackPosted{Channel: ch, TS: newTS}, nil
+}
+
+// activityError keeps a rate limit retryable after Slack's Retry-After.
+func activityError(what string, err error) error {
+	if rl, ok := err.(*goslack.RateLimitedError); ok {
+		return temporal.NewApplicationErrorWithOptions(what+": rate limited", "SlackRateLimited",
+			temporal.ApplicationErrorOptions{NextRetryDelay: rl.RetryAfter, Cause: err})
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// mentionOf renders a member list as Slack mentions: user groups as
+// <!subteam^S…>, users as <@U…>, capped so a big group stays one line.
+func mentionOf(members []string) string {
+	const shown = 10
+	var parts []string
+	for i, m := range members {
+		if i == shown {
+			parts = append(parts, fmt.Sprintf("and %d more", len(members)-shown))
+			break
+		}
+		if strings.HasPrefix(m, "S") {
+			parts = append(parts, "<!subteam^"+m+">")
+		} else {
+			parts = append(parts, "<@"+m+">")
+		}
+	}
+	return strings.Join(parts, " ")
+}

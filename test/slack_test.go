@@ -1,0 +1,382 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	goslack "github.com/slack-go/slack"
+
+	fslack "github.com/firebreak-ir/firebreak/integrations/slack"
+	"github.com/firebreak-ir/firebreak/integrations/slack/slackfake"
+)
+
+const signingSecret = "e2e-signing-secret"
+
+// slackEnv is firebreak dev wired to a fake Slack.
+type slackEnv struct {
+	t    *testing.T
+	fake *slackfake.Server
+	dev  string // base URL of the dev HTTP server
+	now  func() time.Time
+	n    int
+}
+
+func startSlackDev(t *testing.T) *slackEnv {
+	t.Helper()
+	return startSlackDevWith(t, `access:
+  groups:
+    incident-commanders: [S0ICS]
+  invite: [U0SRE]
+`)
+}
+
+func startSlackDevWith(t *testing.T, config string) *slackEnv {
+	t.Helper()
+	fake := slackfake.New()
+	t.Cleanup(fake.Close)
+	for _, u := range []string{"U0DECL", "U0IC1", "U0IC2", "U0STRANGER", "U0SRE"} {
+		fake.AddUser(u, strings.ToLower(u))
+	}
+	fake.AddUserGroup("S0ICS", "incident-commanders", "U0IC1", "U0IC2")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "firebreak.yaml")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDev(t, filepath.Join(dir, "data"),
+		"FIREBREAK_CONFIG="+cfg, "FIREBREAK_PLAYBOOKS=testdata/playbooks",
+		"SLACK_BOT_TOKEN="+slackfake.DefaultBotToken, "SLACK_SIGNING_SECRET="+signingSecret,
+		"SLACK_APP_TOKEN="+slackfake.DefaultAppToken, "SLACK_API_URL="+fake.URL())
+	return &slackEnv{t: t, fake: fake, dev: "http://" + d.HTTPAddr, now: time.Now}
+}
+
+// post sends a signed request as Slack would; sign=false sends it unsigned.
+func (e *slackEnv) post(path string, form url.Values, headers map[string]string, ts time.Time, sign bool) (int, []byte) {
+	e.t.Helper()
+	body := []byte(form.Encode())
+	req, err := http.NewRequest(http.MethodPost, e.dev+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if sign {
+		slackfake.SignRequest(req, signingSecret, body, ts)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+func (e *slackEnv) command(user, channelID, channelName, text, trigger string, headers map[string]string) map[string]any {
+	e.t.Helper()
+	form := slackfake.SlashCommandForm(goslack.SlashCommand{
+		Command: "/incident", Text: text, UserID: user, ChannelID: channelID, ChannelName: channelName,
+		TriggerID: trigger, ResponseURL: e.fake.NewResponseURL(),
+	})
+	code, body := e.post("/slack/commands", form, headers, e.now(), true)
+	if code != http.StatusOK {
+		e.t.Fatalf("%s: HTTP %d %s", text, code, body)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(body, &out); err != nil {
+		e.t.Fatalf("%s: %v: %s", text, err, body)
+	}
+	return out
+}
+
+// click presses a button as user and returns what the bot posted to the
+// interaction's response_url.
+func (e *slackEnv) click(user string, ch slackfake.Channel, actionID, value string) string {
+	e.t.Helper()
+	e.n++
+	respURL := e.fake.NewResponseURL()
+	cb := goslack.InteractionCallback{
+		Type: goslack.InteractionTypeBlockActions, TriggerID: "click-" + user + "-" + string(rune('a'+e.n)),
+		User: goslack.User{ID: user}, ResponseURL: respURL,
+		Channel:        goslack.Channel{GroupConversation: goslack.GroupConversation{Name: ch.Name, Conversation: goslack.Conversation{ID: ch.ID}}},
+		ActionCallback: goslack.ActionCallbacks{BlockActions: []*goslack.BlockAction{{ActionID: actionID, Value: value, ActionTs: "1.1"}}},
+	}
+	form, err := slackfake.InteractionForm(cb)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if code, body := e.post("/slack/interactions", form, nil, e.now(), true); code != http.StatusOK {
+		e.t.Fatalf("click: HTTP %d %s", code, body)
+	}
+	var got string
+	waitFor(e.t, func() bool {
+		rs := e.fake.Responses(respURL)
+		if len(rs) == 0 {
+			return false
+		}
+		got = string(rs[0])
+		return true
+	})
+	return got
+}
+
+func (e *slackEnv) incidentChannel() slackfake.Channel {
+	var ch slackfake.Channel
+	waitFor(e.t, func() bool {
+		for _, c := range e.fake.Channels() {
+			if strings.HasPrefix(c.Name, "inc-") {
+				ch = c
+				return true
+			}
+		}
+		return false
+	})
+	return ch
+}
+
+// messageWith waits for a message in channel whose text or blocks contain s.
+func (e *slackEnv) messageWith(channel, s string) slackfake.Message {
+	var m slackfake.Message
+	waitFor(e.t, func() bool {
+		for _, msg := range e.fake.Messages(channel) {
+			if strings.Contains(msg.Text, s) || strings.Contains(string(msg.Blocks), s) {
+				m = msg
+				return true
+			}
+		}
+		return false
+	})
+	return m
+}
+
+func TestSlackIncidentEndToEnd(t *testing.T) {
+	e := startSlackDev(t)
+
+	// Declare: the workflow, the channel, the summary, the topic, the invites.
+	out := e.command("U0DECL", "C0GENERAL", "general", `declare "Checkout is down" sev2`, "trig-declare", nil)
+	if out["response_type"] != "in_channel" || !strings.Contains(out["text"].(string), "declared *INC-") {
+		t.Fatalf("declare reply: %v", out)
+	}
+	ch := e.incidentChannel()
+	if !strings.HasSuffix(ch.Name, "-checkout-is-down") {
+		t.Fatalf("channel %+v", ch)
+	}
+	waitFor(t, func() bool {
+		c, _ := e.fake.Channel(ch.ID)
+		return strings.Contains(c.Topic, "SEV2 INC-") && strings.Contains(c.Topic, "Checkout is down")
+	})
+	summary := e.messageWith(ch.ID, fslack.ActionResolve)
+	if !strings.Contains(string(summary.Blocks), "Checkout is down") {
+		t.Fatalf("summary blocks: %s", summary.Blocks)
+	}
+	waitFor(t, func() bool {
+		c, _ := e.fake.Channel(ch.ID)
+		return contains(c.Members, "U0DECL") && contains(c.Members, "U0SRE")
+	})
+
+	// Slack's retry of the same command declares nothing new.
+	again := e.command("U0DECL", "C0GENERAL", "general", `declare "Checkout is down" sev2`, "trig-declare", map[string]string{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+	if again["text"] != out["text"] {
+		t.Fatalf("retry answered differently: %v vs %v", again, out)
+	}
+	incidents := 0
+	for _, c := range e.fake.Channels() {
+		if strings.HasPrefix(c.Name, "inc-") {
+			incidents++
+		}
+	}
+	if incidents != 1 {
+		t.Fatalf("%d incident channels after a retried declare", incidents)
+	}
+
+	// Run: the plan first, then the approval request.
+	runOut := e.command("U0IC2", ch.ID, ch.Name, "run slack-contain host=i-0abc", "trig-run", nil)
+	if !strings.Contains(runOut["text"].(string), "started `slack-contain`") {
+		t.Fatalf("run reply: %v", runOut)
+	}
+	e.messageWith(ch.ID, "snapshot i-0abc") // the plan lists every step
+	approval := e.messageWith(ch.ID, fslack.ActionApprove)
+	value := buttonValue(t, approval.Blocks, fslack.ActionApprove)
+
+	if got := e.click("U0STRANGER", ch, fslack.ActionApprove, value); !strings.Contains(got, "U0STRANGER is not an approver") || !strings.Contains(got, `"ephemeral"`) {
+		t.Fatalf("stranger: %s", got)
+	}
+	if got := e.click("U0IC2", ch, fslack.ActionApprove, value); !strings.Contains(got, "U0IC2 requested this run") {
+		t.Fatalf("requester: %s", got)
+	}
+	if got := e.click("U0IC1", ch, fslack.ActionApprove, value); !strings.Contains(got, `"replace_original":true`) || !strings.Contains(got, "U0IC1") {
+		t.Fatalf("approver: %s", got)
+	}
+	if got := e.click("U0IC1", ch, fslack.ActionApprove, value); !strings.Contains(got, "already") {
+		t.Fatalf("double click: %s", got)
+	}
+	// The step runs: the status message ends succeeded, and the incident knows.
+	e.messageWith(ch.ID, "succeeded")
+	waitFor(t, func() bool {
+		st := e.command("U0DECL", ch.ID, ch.Name, "status", "trig-status-"+time.Now().Format("150405.000000"), nil)
+		return strings.Contains(st["text"].(string), "`slack-contain` succeeded")
+	})
+
+	// A note and the timeline.
+	e.command("U0DECL", ch.ID, ch.Name, "note customers report 500s", "trig-note", nil)
+	tl := e.command("U0DECL", ch.ID, ch.Name, "timeline", "trig-timeline", nil)
+	for _, want := range []string{"incident_declared", "approval_vote isolate by <@U0IC1>", "note by <@U0DECL>: customers report 500s"} {
+		if !strings.Contains(tl["text"].(string), want) {
+			t.Errorf("timeline lacks %q:\n%s", want, tl["text"])
+		}
+	}
+
+	// Socket Mode reaches the same handlers.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.fake.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ack, err := e.fake.SendSlashCommand(ctx, goslack.SlashCommand{Command: "/incident", Text: "status", UserID: "U0DECL", ChannelID: ch.ID, ChannelName: ch.Name, TriggerID: "sock-1"})
+	if err != nil || !strings.Contains(string(ack), "Checkout is down") {
+		t.Fatalf("socket mode status: %v %s", err, ack)
+	}
+	e.fake.DisconnectAll()
+	ack, err = e.fake.SendSlashCommand(ctx, goslack.SlashCommand{Command: "/incident", Text: "help", UserID: "U0DECL", ChannelID: ch.ID, ChannelName: ch.Name, TriggerID: "sock-2"})
+	if err != nil || !strings.Contains(string(ack), "declare") {
+		t.Fatalf("socket mode after reconnect: %v %s", err, ack)
+	}
+}
+
+func TestSlackRejectsUnverifiedRequests(t *testing.T) {
+	e := startSlackDev(t)
+	form := slackfake.SlashCommandForm(goslack.SlashCommand{Command: "/incident", Text: "help", UserID: "U0DECL", TriggerID: "t1"})
+	now := time.Now()
+	if code, _ := e.post("/slack/commands", form, nil, now, false); code != http.StatusUnauthorized {
+		t.Errorf("unsigned: %d", code)
+	}
+	if code, _ := e.post("/slack/commands", form, map[string]string{"X-Slack-Signature": "v0=deadbeef"}, now, true); code != http.StatusUnauthorized {
+		t.Errorf("wrongly signed: %d", code)
+	}
+	if code, _ := e.post("/slack/commands", form, nil, now.Add(-6*time.Minute), true); code != http.StatusUnauthorized {
+		t.Errorf("stale: %d", code)
+	}
+	// The same signed request twice: the replay is refused.
+	body := []byte(form.Encode())
+	req, _ := http.NewRequest(http.MethodPost, e.dev+"/slack/commands", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	slackfake.SignRequest(req, signingSecret, body, now)
+	sig, stamp := req.Header.Get("X-Slack-Signature"), req.Header.Get("X-Slack-Request-Timestamp")
+	for i, want := range []int{http.StatusOK, http.StatusUnauthorized} {
+		r, _ := http.NewRequest(http.MethodPost, e.dev+"/slack/commands", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("X-Slack-Signature", sig)
+		r.Header.Set("X-Slack-Request-Timestamp", stamp)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("attempt %d: %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
+	for _, path := range []string{"/slack/interactions", "/slack/events"} {
+		if code, _ := e.post(path, url.Values{"payload": {"{}"}}, nil, now, false); code != http.StatusUnauthorized {
+			t.Errorf("%s unsigned: %d", path, code)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// buttonValue finds the value of the button with actionID in blocks.
+func buttonValue(t *testing.T, blocks json.RawMessage, actionID string) string {
+	t.Helper()
+	var bs []map[string]any
+	if err := json.Unmarshal(blocks, &bs); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bs {
+		els, _ := b["elements"].([]any)
+		for _, el := range els {
+			m, _ := el.(map[string]any)
+			if m["action_id"] == actionID {
+				return m["value"].(string)
+			}
+		}
+	}
+	t.Fatalf("no %s button in %s", actionID, blocks)
+	return ""
+}
+
+// TestSlackRefusals covers what people get wrong: every refusal is an
+// ephemeral reply that says what and why, and changes nothing.
+func TestSlackRefusals(t *testing.T) {
+	e := startSlackDevWith(t, `access:
+  responders: [U0IC1, U0DECL]
+  commanders: [S0ICS]
+  groups:
+    incident-commanders: [S0ICS]
+`)
+	e.command("U0DECL", "C0GENERAL", "general", `declare "Disk full" sev3`, "trig-d", nil)
+	ch := e.incidentChannel()
+	waitFor(t, func() bool {
+		st := e.command("U0DECL", ch.ID, ch.Name, "status", "trig-s-"+time.Now().Format("150405.000000"), nil)
+		return strings.Contains(st["text"].(string), "Disk full")
+	})
+	n := 0
+	ask := func(user, channelID, channelName, text string) string {
+		n++
+		out := e.command(user, channelID, channelName, text, "trig-r-"+string(rune('a'+n)), nil)
+		if out["response_type"] != "ephemeral" {
+			t.Errorf("%q: a refusal must be ephemeral, got %v", text, out)
+		}
+		return out["text"].(string)
+	}
+	for _, c := range []struct {
+		user, text, want string
+		inIncident       bool
+	}{
+		{"U0DECL", "frobnicate", "frobnicate", false},
+		{"U0DECL", "status", "works in an incident channel", false},
+		{"U0DECL", "run nope", "No playbook named `nope`", true},
+		{"U0DECL", "run slack-contain host=not-a-host", `input "host"`, true},
+		{"U0DECL", "run slack-contain", `input "host" is required`, true},
+		{"U0STRANGER", "run slack-contain host=i-1", "not allowed to run playbooks", true},
+		{"U0STRANGER", "sev sev1", "not allowed to run playbooks or change incidents", true},
+		{"U0STRANGER", "resolve", "not allowed to abort runs or resolve incidents here. Ask <!subteam^S0ICS>", true},
+		{"U0DECL", "approve isolate", `no step "isolate" is waiting for approval`, true},
+		{"U0IC1", "abort", "No playbook is running", true},
+		{"U0DECL", "done collect-evidence", "has a task `collect-evidence` waiting", true},
+		{"U0DECL", "sev sev3", "is already SEV3", true},
+		{"U0DECL", "role captain <@U0IC1>", "role", true},
+	} {
+		chID, chName := "C0GENERAL", "general"
+		if c.inIncident {
+			chID, chName = ch.ID, ch.Name
+		}
+		if got := ask(c.user, chID, chName, c.text); !strings.Contains(got, c.want) {
+			t.Errorf("%s %q: want %q in %q", c.user, c.text, c.want, got)
+		}
+	}
+	// A note is open to everyone, and nothing above reached the timeline.
+	e.command("U0STRANGER", ch.ID, ch.Name, "note I saw it too", "trig-note", nil)
+	tl := e.command("U0DECL", ch.ID, ch.Name, "timeline", "trig-tl", nil)["text"].(string)
+	if !strings.Contains(tl, "note by <@U0STRANGER>") || strings.Contains(tl, "severity_changed") || strings.Contains(tl, "playbook_run_started") {
+		t.Fatalf("timeline:\n%s", tl)
+	}
+}

@@ -1,0 +1,139 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Names of the Slack notification activities. They are implemented in
+// integrations/slack (which imports this package for the types), so
+// workflows call them by name.
+const (
+	ActivityPostRunPlan         = "PostRunPlan"
+	ActivityUpdateRunStatus     = "UpdateRunStatus"
+	ActivityPostApprovalRequest = "PostApprovalRequest"
+)
+
+// RunSlack says where a run reports in Slack.
+type RunSlack struct {
+	Channel string `json:"channel"`
+}
+
+// RunPlanNotice is the input of PostRunPlan.
+type RunPlanNotice struct {
+	Channel  string   `json:"channel"`
+	RunID    string   `json:"run_id"`
+	Playbook string   `json:"playbook"`
+	Plan     *RunPlan `json:"plan"`
+}
+
+// RunStatusNotice is the input of UpdateRunStatus: post when TS is empty,
+// else update that message in place.
+type RunStatusNotice struct {
+	Channel string    `json:"channel"`
+	TS      string    `json:"ts,omitempty"`
+	RunID   string    `json:"run_id"`
+	Status  RunStatus `json:"status"`
+	// Version orders updates of one message; an older one is dropped.
+	Version int `json:"version"`
+}
+
+// ApprovalNotice is the input of PostApprovalRequest.
+type ApprovalNotice struct {
+	Channel string    `json:"channel"`
+	RunID   string    `json:"run_id"`
+	Step    StepState `json:"step"`
+}
+
+// SlackPosted identifies a posted message.
+type SlackPosted struct {
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+}
+
+// notifier keeps a run's Slack messages current without slowing the run:
+// changes mark the status dirty, and one goroutine pushes the latest
+// snapshot whenever the previous push has finished.
+type notifier struct {
+	r        *run
+	target   *RunSlack
+	ts       string
+	dirty    bool
+	inflight bool
+	version  int
+}
+
+func slackActivity(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second, MaximumAttempts: 5},
+	})
+}
+
+func newNotifier(ctx workflow.Context, r *run) *notifier {
+	if r.in.Slack == nil || r.in.Slack.Channel == "" {
+		return nil
+	}
+	n := &notifier{r: r, target: r.in.Slack}
+	ctx, _ = workflow.NewDisconnectedContext(ctx) // keep reporting through an abort
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			if err := workflow.Await(ctx, func() bool { return n.dirty }); err != nil {
+				return
+			}
+			n.dirty, n.inflight = false, true
+			n.version++
+			var posted SlackPosted
+			err := workflow.ExecuteActivity(slackActivity(ctx), ActivityUpdateRunStatus, RunStatusNotice{
+				Channel: n.target.Channel, TS: n.ts, RunID: workflow.GetInfo(ctx).WorkflowExecution.ID,
+				Status: n.r.statusView(), Version: n.version,
+			}).Get(ctx, &posted)
+			if err == nil && n.ts == "" {
+				n.ts = posted.TS
+			}
+			n.inflight = false
+		}
+	})
+	return n
+}
+
+// changed asks for a status push; nil-safe so callers need not check.
+func (n *notifier) changed() {
+	if n != nil {
+		n.dirty = true
+	}
+}
+
+// flush waits until the last change has been pushed.
+func (n *notifier) flush(ctx workflow.Context) {
+	if n == nil {
+		return
+	}
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	_, _ = workflow.AwaitWithTimeout(ctx, time.Minute, func() bool { return !n.dirty && !n.inflight })
+}
+
+func (n *notifier) postPlan(ctx workflow.Context, plan *RunPlan) {
+	if n == nil {
+		return
+	}
+	_ = workflow.ExecuteActivity(slackActivity(ctx), ActivityPostRunPlan, RunPlanNotice{
+		Channel: n.target.Channel, RunID: workflow.GetInfo(ctx).WorkflowExecution.ID, Playbook: n.r.pb.Metadata.Name, Plan: plan,
+	}).Get(ctx, nil)
+}
+
+func (n *notifier) askApproval(ctx workflow.Context, st *StepState) {
+	if n == nil {
+		return
+	}
+	step := *st
+	if st.Approval != nil {
+		a := *st.Approval
+		step.Approval = &a
+	}
+	_ = workflow.ExecuteActivity(slackActivity(ctx), ActivityPostApprovalRequest, ApprovalNotice{
+		Channel: n.target.Channel, RunID: workflow.GetInfo(ctx).WorkflowExecution.ID, Step: step,
+	}).Get(ctx, nil)
+}
