@@ -83,6 +83,23 @@ func (e *slackEnv) post(path string, form url.Values, headers map[string]string,
 	return resp.StatusCode, out
 }
 
+func (e *slackEnv) postJSON(path, body string) (int, []byte) {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.dev+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	slackfake.SignRequest(req, signingSecret, []byte(body), e.now())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
 func (e *slackEnv) command(user, channelID, channelName, text, trigger string, headers map[string]string) map[string]any {
 	e.t.Helper()
 	form := slackfake.SlashCommandForm(goslack.SlashCommand{
@@ -163,7 +180,9 @@ func (e *slackEnv) messageWith(channel, s string) slackfake.Message {
 func TestSlackIncidentEndToEnd(t *testing.T) {
 	e := startSlackDev(t)
 
-	// Declare: the workflow, the channel, the summary, the topic, the invites.
+	// Declare: the workflow, the channel, the summary, the topic, the
+	// invites; Slack's first answer to the channel creation is a 429.
+	e.fake.InjectRateLimit("conversations.create", 1, time.Second)
 	out := e.command("U0DECL", "C0GENERAL", "general", `declare "Checkout is down" sev2`, "trig-declare", nil)
 	if out["response_type"] != "in_channel" || !strings.Contains(out["text"].(string), "declared *INC-") {
 		t.Fatalf("declare reply: %v", out)
@@ -171,6 +190,9 @@ func TestSlackIncidentEndToEnd(t *testing.T) {
 	ch := e.incidentChannel()
 	if !strings.HasSuffix(ch.Name, "-checkout-is-down") {
 		t.Fatalf("channel %+v", ch)
+	}
+	if n := e.fake.Calls("conversations.create"); n != 2 {
+		t.Fatalf("conversations.create called %d times, want 2 (one 429, one retry)", n)
 	}
 	waitFor(t, func() bool {
 		c, _ := e.fake.Channel(ch.ID)
@@ -236,6 +258,57 @@ func TestSlackIncidentEndToEnd(t *testing.T) {
 			t.Errorf("timeline lacks %q:\n%s", want, tl["text"])
 		}
 	}
+
+	// The open incident is listed (search attributes), from any channel.
+	waitFor(t, func() bool {
+		l := e.command("U0DECL", "C0GENERAL", "general", "list", "trig-list-"+time.Now().Format("150405.000000"), nil)
+		return strings.Contains(l["text"].(string), strings.ToUpper(strings.Join(strings.Split(ch.Name, "-")[:3], "-")))
+	})
+
+	// The message shortcut copies a message onto the timeline.
+	msgTS, err := e.fake.AddMessage(ch.ID, "U0SRE", "error rate back to normal at 10:42", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	respURL := e.fake.NewResponseURL()
+	form, err := slackfake.InteractionForm(goslack.InteractionCallback{
+		Type: goslack.InteractionTypeMessageAction, CallbackID: fslack.ShortcutAddToTimeline, TriggerID: "shortcut-1",
+		User: goslack.User{ID: "U0DECL"}, ResponseURL: respURL,
+		Channel: goslack.Channel{GroupConversation: goslack.GroupConversation{Name: ch.Name, Conversation: goslack.Conversation{ID: ch.ID}}},
+		Message: goslack.Message{Msg: goslack.Msg{Text: "error rate back to normal at 10:42", User: "U0SRE", Timestamp: msgTS}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := e.post("/slack/interactions", form, nil, e.now(), true); code != http.StatusOK {
+		t.Fatalf("shortcut: %d %s", code, body)
+	}
+	waitFor(t, func() bool {
+		tl := e.command("U0DECL", ch.ID, ch.Name, "timeline", "trig-tl-"+time.Now().Format("150405.000000"), nil)
+		return strings.Contains(tl["text"].(string), "error rate back to normal at 10:42 (message by U0SRE)")
+	})
+
+	// Events API: the URL check, and a mention answered in its thread.
+	code, body := e.postJSON("/slack/events", `{"type":"url_verification","challenge":"c-123","token":"x"}`)
+	if code != http.StatusOK || string(body) != "c-123" {
+		t.Fatalf("url_verification: %d %q", code, body)
+	}
+	mentionTS, err := e.fake.AddMessage(ch.ID, "U0DECL", "<@"+e.fake.BotUserID()+"> status", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body = e.postJSON("/slack/events", `{"type":"event_callback","event_id":"Ev1","team_id":"T0TEST001","event":{"type":"app_mention","user":"U0DECL","text":"<@`+e.fake.BotUserID()+`> status","ts":"`+mentionTS+`","channel":"`+ch.ID+`"}}`)
+	if code != http.StatusOK {
+		t.Fatalf("app_mention: %d %s", code, body)
+	}
+	waitFor(t, func() bool {
+		for _, m := range e.fake.Messages(ch.ID) {
+			if m.ThreadTS == mentionTS && strings.Contains(m.Text, "Checkout is down") {
+				return true
+			}
+		}
+		return false
+	})
 
 	// Socket Mode reaches the same handlers.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -119,7 +119,9 @@ func (s *stack) connectSlack() {
 	if !s.cfg.Slack.BotToken.IsSet() {
 		return
 	}
-	opts := []goslack.Option{goslack.OptionAPIURL(s.cfg.Slack.APIURL)}
+	// Honour HTTP 429 Retry-After inside the client; activities that still
+	// hit a limit retry later through Temporal with Slack's delay.
+	opts := []goslack.Option{goslack.OptionAPIURL(s.cfg.Slack.APIURL), goslack.OptionRetry(2)}
 	if s.cfg.Slack.AppToken.IsSet() {
 		opts = append(opts, goslack.OptionAppLevelToken(s.cfg.Slack.AppToken.Reveal()))
 	}

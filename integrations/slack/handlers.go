@@ -152,9 +152,10 @@ func (b *Bot) addToTimeline(ctx context.Context, req asker, cb goslack.Interacti
 	if text == "" {
 		text = "(message without text)"
 	}
-	author := cb.Message.User
-	if author != "" {
-		text = fmt.Sprintf("<@%s>: %s", author, text)
+	// The author is recorded as a plain ID: timeline text is escaped
+	// when shown, so it can never turn into a mention.
+	if author := cb.Message.User; author != "" {
+		text = fmt.Sprintf("%s (message by %s)", text, author)
 	}
 	if req.ID == "" {
 		req.ID = cb.ActionTs

@@ -37,6 +37,8 @@ type Notifier struct {
 	// Groups names who to tag on approval requests.
 	Groups *Groups
 	Now    func() time.Time
+	// Every is the pacing of updates per channel (default one second).
+	Every time.Duration
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
@@ -61,7 +63,11 @@ func (n *Notifier) limiter(channel string) *rate.Limiter {
 	}
 	l, ok := n.limiters[channel]
 	if !ok {
-		l = rate.NewLimiter(rate.Every(time.Second), 1)
+		every := n.Every
+		if every == 0 {
+			every = time.Second
+		}
+		l = rate.NewLimiter(rate.Every(every), 1)
 		n.limiters[channel] = l
 	}
 	return l
@@ -88,10 +94,58 @@ func (n *Notifier) now() time.Time {
 	return time.Now()
 }
 
-// PostRunPlan shows a run's plan before it changes anything.
+// inlinePlanSteps is how many steps a plan message shows before the full
+// plan goes into a file in its thread.
+const inlinePlanSteps = 15
+
+// PostRunPlan shows a run's plan before it changes anything. A long plan
+// is summarised, with the full text as a file in the message's thread and
+// a link to it.
 func (n *Notifier) PostRunPlan(ctx context.Context, in workflows.RunPlanNotice) (workflows.SlackPosted, error) {
 	blocks, text := PlanMessage(in.Playbook, in.RunID, in.Plan, "")
-	return n.post(ctx, in.Channel, "", blocks, text)
+	posted, err := n.post(ctx, in.Channel, "", blocks, text)
+	if err != nil || in.Plan == nil || len(in.Plan.Steps) <= inlinePlanSteps {
+		return posted, err
+	}
+	full := planText(in)
+	if _, err := n.API.UploadFileContext(ctx, goslack.UploadFileParameters{
+		Content: full, FileSize: len(full), Filename: "plan.txt", Title: "Full plan of " + in.Playbook,
+		Channel: posted.Channel, ThreadTimestamp: posted.TS,
+	}); err != nil {
+		return posted, activityError("upload full plan", err)
+	}
+	link, err := n.API.GetPermalinkContext(ctx, &goslack.PermalinkParameters{Channel: posted.Channel, Ts: posted.TS})
+	if err != nil {
+		return posted, activityError("link full plan", err)
+	}
+	blocks, text = PlanMessage(in.Playbook, in.RunID, in.Plan, link)
+	return n.post(ctx, posted.Channel, posted.TS, blocks, text)
+}
+
+// planText is a plan as plain text, every step and change.
+func planText(in workflows.RunPlanNotice) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Plan of %s, run %s (hash %s)\n\n", in.Playbook, in.RunID, in.Plan.Hash)
+	for i, s := range in.Plan.Steps {
+		fmt.Fprintf(&b, "%d. %s: %s\n", i+1, s.ID, s.Summary)
+		for _, c := range s.Changes {
+			fmt.Fprintf(&b, "     - %s\n", c)
+		}
+		if s.Approval != nil {
+			fmt.Fprintf(&b, "     approval: %d from %s\n", max(s.Approval.Min, 1), firstNonEmptyStr(s.Approval.Group, strings.Join(s.Approval.Users, ", ")))
+		}
+		if s.Note != "" {
+			fmt.Fprintf(&b, "     (%s)\n", s.Note)
+		}
+	}
+	return b.String()
+}
+
+func firstNonEmptyStr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // UpdateRunStatus posts the run's status message, or updates it in place.
