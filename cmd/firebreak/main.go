@@ -91,6 +91,7 @@ func newRootCommand(getenv func(string) string) *cobra.Command {
 		newServeCommand(g),
 		newPingCommand(g),
 		newPlaybookCommand(g),
+		newIncidentCommand(g),
 		newVersionCommand(),
 	)
 	return root
