@@ -5,6 +5,7 @@
 //	go run ./test/bench                      # startup, memory, ping latency
 //	go run ./test/bench -runs 200 -idle 30s -starts 5
 //	go run ./test/bench -suite interpreter   # playbook interpreter overhead
+//	go run ./test/bench -suite slack         # Slack ack latency at 50 req/s
 package main
 
 import (
@@ -35,13 +36,18 @@ func run() error {
 	runs := flag.Int("runs", 200, "Ping workflows to time")
 	starts := flag.Int("starts", 5, "cold and warm starts of firebreak dev to time")
 	idle := flag.Duration("idle", 30*time.Second, "idle time before reading RSS")
-	suite := flag.String("suite", "dev", "dev (startup, memory, ping latency) or interpreter (playbook overhead)")
+	suite := flag.String("suite", "dev", "dev (startup, memory, ping latency), interpreter (playbook overhead) or slack (ack latency)")
+	rps := flag.Int("rps", 50, "slack: slash commands per second")
+	dur := flag.Duration("duration", 30*time.Second, "slack: how long to send them")
+	declares := flag.Int("declares", 20, "slack: declares to time")
 	flag.Parse()
 	switch *suite {
 	case "dev":
 		return benchDev(*runs, *starts, *idle)
 	case "interpreter":
 		return benchInterpreter(*runs)
+	case "slack":
+		return benchSlack(*rps, *dur, *declares)
 	default:
 		return fmt.Errorf("unknown -suite %q", *suite)
 	}
