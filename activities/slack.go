@@ -112,10 +112,24 @@ type SetUpChannelInput struct {
 
 // SetUpChannel invites users (already-in-channel is fine) and sets the topic.
 func (s *Slack) SetUpChannel(ctx context.Context, in SetUpChannelInput) error {
+	// User group IDs (S…) invite their members.
 	var users []string
-	for _, u := range in.Invite {
+	add := func(u string) {
 		if u != "" && !contains(users, u) {
 			users = append(users, u)
+		}
+	}
+	for _, u := range in.Invite {
+		if !strings.HasPrefix(u, "S") {
+			add(u)
+			continue
+		}
+		members, err := s.API.GetUserGroupMembersContext(ctx, u)
+		if err != nil {
+			return slackErr("members of user group "+u, err)
+		}
+		for _, m := range members {
+			add(m)
 		}
 	}
 	if len(users) > 0 {

@@ -35,7 +35,7 @@ func startSlackDev(t *testing.T) *slackEnv {
 	return startSlackDevWith(t, `access:
   groups:
     incident-commanders: [S0ICS]
-  invite: [U0SRE]
+  invite: [U0SRE, S0ICS]
 `)
 }
 
@@ -204,7 +204,7 @@ func TestSlackIncidentEndToEnd(t *testing.T) {
 	}
 	waitFor(t, func() bool {
 		c, _ := e.fake.Channel(ch.ID)
-		return contains(c.Members, "U0DECL") && contains(c.Members, "U0SRE")
+		return contains(c.Members, "U0DECL") && contains(c.Members, "U0SRE") && contains(c.Members, "U0IC1") && contains(c.Members, "U0IC2")
 	})
 
 	// Slack's retry of the same command declares nothing new.
@@ -250,10 +250,15 @@ func TestSlackIncidentEndToEnd(t *testing.T) {
 		return strings.Contains(st["text"].(string), "`slack-contain` succeeded")
 	})
 
+	// Moving the incident along.
+	if st := e.command("U0IC1", ch.ID, ch.Name, "status contained", "trig-contained", nil); !strings.Contains(st["text"].(string), "to *contained*") {
+		t.Fatalf("status change: %v", st)
+	}
+
 	// A note and the timeline.
 	e.command("U0DECL", ch.ID, ch.Name, "note customers report 500s", "trig-note", nil)
 	tl := e.command("U0DECL", ch.ID, ch.Name, "timeline", "trig-timeline", nil)
-	for _, want := range []string{"incident_declared", "approval_vote isolate by <@U0IC1>", "note by <@U0DECL>: customers report 500s"} {
+	for _, want := range []string{"incident_declared", "approval_vote isolate by <@U0IC1>", "status_changed by <@U0IC1>: declared → contained", "note by <@U0DECL>: customers report 500s"} {
 		if !strings.Contains(tl["text"].(string), want) {
 			t.Errorf("timeline lacks %q:\n%s", want, tl["text"])
 		}

@@ -138,6 +138,9 @@ func (b *Bot) HandleCommand(ctx context.Context, sc goslack.SlashCommand) reply 
 	case "run", "plan":
 		return b.run(ctx, req, key, cmd)
 	case "status":
+		if cmd.Text != "" {
+			return b.change(ctx, req, key, workflows.UpdateSetStatus, workflows.ChangeRequest{Value: cmd.Text}, roleResponder)
+		}
 		return b.status(ctx, key)
 	case "timeline":
 		return b.timeline(ctx, key)
@@ -222,7 +225,7 @@ func (b *Bot) declare(ctx context.Context, req asker, cmd Command) reply {
 	}
 	d := workflows.DeclareRequest{
 		Title: cmd.Title, Severity: cmd.Severity, DeclaredBy: req.User, Origin: "slack", RequestID: req.ID,
-		Slack: &workflows.IncidentSlack{Invite: b.o.Access.Invite, Announce: b.o.Channels.Announce, Suggested: b.o.Channels.Suggested},
+		Slack: &workflows.IncidentSlack{Invite: append(append([]string{}, b.o.Access.Invite...), b.o.Access.Responders...), Announce: b.o.Channels.Announce, Suggested: b.o.Channels.Suggested},
 		Run:   run, Config: b.o.Config,
 	}
 	ctx, cancel := b.callCtx(ctx)
@@ -328,6 +331,8 @@ func (b *Bot) change(ctx context.Context, req asker, key, update string, c workf
 		return inChannel(fmt.Sprintf("<@%s> set severity to *%s*.", req.User, st.Severity))
 	case workflows.UpdateSetRole:
 		return inChannel(fmt.Sprintf("<@%s> is now %s (set by <@%s>).", c.User, c.Role, req.User))
+	case workflows.UpdateSetStatus:
+		return inChannel(fmt.Sprintf("<@%s> moved %s to *%s*.", req.User, st.Key, st.Status))
 	case workflows.UpdateResolve:
 		return inChannel(fmt.Sprintf(":white_check_mark: <@%s> resolved *%s*.", req.User, st.Key))
 	default:

@@ -97,7 +97,7 @@ func commands() []commandSpec {
 		{VerbDeclare, `/incident declare "<title>" [sev1-sev4] [playbook key=value ...]`, "declare an incident (default SEV3) and optionally start a playbook"},
 		{VerbRun, `/incident run <playbook> [key=value ...]`, "run a playbook in this incident"},
 		{VerbPlan, `/incident plan <playbook> [key=value ...]`, "show what a playbook would do, changing nothing"},
-		{VerbStatus, `/incident status`, "show the incident and its playbook runs"},
+		{VerbStatus, `/incident status [investigating|contained|recovering]`, "show the incident and its runs, or move it to a new status"},
 		{VerbTimeline, `/incident timeline`, "show the incident's timeline"},
 		{VerbList, `/incident list`, "list open incidents"},
 		{VerbSev, `/incident sev <sev1-sev4>`, "change the severity"},
@@ -120,6 +120,7 @@ func helpExamples() []string {
 		`/incident run ec2-compromise-containment instance_id=i-0abc1234def567890 account=prod`,
 		`/incident plan restore-backup database=orders snapshot="nightly 2024-05-01"`,
 		`/incident sev 1`,
+		`/incident status contained`,
 		`/incident role commander @alice`,
 		`/incident note Rolled back deploy 1234`,
 		`/incident reject isolate wrong instance`,
@@ -180,7 +181,9 @@ func ParseCommand(text string) (Command, error) {
 		return parseDeclare(rest)
 	case VerbRun, VerbPlan:
 		return parseRun(verb, rest)
-	case VerbStatus, VerbTimeline, VerbList, VerbHelp:
+	case VerbStatus:
+		return parseStatus(rest)
+	case VerbTimeline, VerbList, VerbHelp:
 		if rest != "" {
 			return Command{}, usageErr(verb, "`/incident %s` takes no arguments, but got %s.", verb, quoteRaw(rest))
 		}
@@ -575,4 +578,30 @@ func editDistance(a, b string) int {
 		}
 	}
 	return d[len(ra)][len(rb)]
+}
+
+// incidentStatuses are the statuses `status` can move an incident to;
+// declared is where it starts and resolve has its own command.
+func incidentStatuses() []string { return []string{"investigating", "contained", "recovering"} }
+
+// parseStatus reads `status` (show) or `status <new status>` (change);
+// the new status goes in Text.
+func parseStatus(rest string) (Command, error) {
+	if rest == "" {
+		return Command{Verb: VerbStatus}, nil
+	}
+	word, extra := cutWord(rest)
+	w := strings.ToLower(word)
+	if extra != "" {
+		return Command{}, usageErr(VerbStatus, "`/incident status` takes at most one status, but got %s too.", quoteRaw(extra))
+	}
+	for _, st := range incidentStatuses() {
+		if w == st {
+			return Command{Verb: VerbStatus, Text: st}, nil
+		}
+	}
+	if w == "resolved" {
+		return Command{}, usageErr(VerbStatus, "Use `/incident resolve [summary]` to resolve the incident.")
+	}
+	return Command{}, usageErr(VerbStatus, "%s is not a status: use `investigating`, `contained` or `recovering`.", quoteRaw(word))
 }

@@ -86,6 +86,7 @@ func TestParseCommand(t *testing.T) {
 		{"reject isolate", Command{Verb: VerbReject, Step: "isolate"}},
 		{"reject isolate wrong box &gt; use i-2", Command{Verb: VerbReject, Step: "isolate", Text: "wrong box > use i-2"}},
 		{"done collect-evidence", Command{Verb: VerbDone, Step: "collect-evidence"}},
+		{"status Contained", Command{Verb: VerbStatus, Text: "contained"}},
 		{"DONE ack image &amp; logs saved", Command{Verb: VerbDone, Step: "ack", Text: "image & logs saved"}},
 	}
 	for _, tt := range tests {
@@ -121,7 +122,9 @@ func TestParseCommandErrors(t *testing.T) {
 		{"xyzzy", "Unknown command `xyzzy`." + see},
 		{"`rm` -rf", "Unknown command `'rm'`." + see},
 
-		{"status now", "`/incident status` takes no arguments, but got `now`.\nUsage: `/incident status`" + see},
+		{"status now", "`now` is not a status: use `investigating`, `contained` or `recovering`.\nUsage: `/incident status [investigating|contained|recovering]`" + see},
+		{"status resolved", "Use `/incident resolve [summary]` to resolve the incident.\nUsage: `/incident status [investigating|contained|recovering]`" + see},
+		{"status contained now", "`/incident status` takes at most one status, but got `now` too.\nUsage: `/incident status [investigating|contained|recovering]`" + see},
 		{"timeline all", "`/incident timeline` takes no arguments, but got `all`.\nUsage: `/incident timeline`" + see},
 		{"list open", "`/incident list` takes no arguments, but got `open`.\nUsage: `/incident list`" + see},
 		{"help run", "`/incident help` takes no arguments, but got `run`.\nUsage: `/incident help`" + see},
