@@ -16,7 +16,7 @@ import (
 
 func newIncidentCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "incident", Short: "Declare, list and inspect incidents"}
-	cmd.AddCommand(newIncidentDeclareCommand(g), newIncidentListCommand(g), newIncidentStatusCommand(g), newIncidentTimelineCommand(g))
+	cmd.AddCommand(newIncidentDeclareCommand(g), newIncidentListCommand(g), newIncidentStatusCommand(g), newTimelineCommand(g, "timeline KEY", "Print an incident's whole timeline, playbook runs included", workflows.IncidentWorkflowID))
 	return cmd
 }
 
@@ -127,9 +127,7 @@ func newIncidentListCommand(g *globals) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if jsonOut {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return writeIndentedJSON(out, rows)
 			}
 			if len(rows) == 0 {
 				fmt.Fprintln(out, "no incidents")
@@ -170,9 +168,7 @@ func newIncidentStatusCommand(g *globals) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if jsonOut {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return writeIndentedJSON(out, st)
 			}
 			fmt.Fprintf(out, "%s  %s  %s  %s\n", st.Key, st.Severity, st.Status, st.Title)
 			for _, r := range workflows.IncidentRoles() {
@@ -185,37 +181,6 @@ func newIncidentStatusCommand(g *globals) *cobra.Command {
 			}
 			for _, r := range st.Runs {
 				fmt.Fprintf(out, "  run        %s %s (%s, by %s)\n", r.Playbook, r.Status, r.ID, r.RequestedBy)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
-	return cmd
-}
-
-func newIncidentTimelineCommand(g *globals) *cobra.Command {
-	var jsonOut bool
-	cmd := &cobra.Command{
-		Use:   "timeline KEY",
-		Short: "Print an incident's whole timeline, playbook runs included",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.connect(cmd.Context(), cmd)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = s.stop() }()
-			ev, err := queryTimeline(cmd.Context(), s.client, workflows.IncidentWorkflowID(args[0]))
-			if err != nil {
-				return fmt.Errorf("timeline of %s: %w", args[0], err)
-			}
-			if jsonOut {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(ev)
-			}
-			for _, e := range ev {
-				printEvent(cmd.OutOrStdout(), e)
 			}
 			return nil
 		},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +38,16 @@ func (g *globals) connect(ctx context.Context, cmd *cobra.Command) (*stack, erro
 	return s, nil
 }
 
+// withClient runs fn with a connected stack and closes it afterwards.
+func (g *globals) withClient(cmd *cobra.Command, fn func(ctx context.Context, s *stack) error) error {
+	s, err := g.connect(cmd.Context(), cmd)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = s.stop() }()
+	return fn(cmd.Context(), s)
+}
+
 // requester is who the CLI acts as: --as, else $FIREBREAK_USER, else $USER.
 // The CLI trusts this claim; Temporal access is its security boundary
 // (Slack, by contrast, verifies who clicked).
@@ -56,7 +65,7 @@ func addRunCommands(cmd *cobra.Command, g *globals, f *playbookFlags) {
 	cmd.AddCommand(
 		newRunCommand(g, f),
 		newStatusCommand(g),
-		newTimelineCommand(g),
+		newTimelineCommand(g, "timeline RUN_ID", "Print a run's timeline", func(id string) string { return id }),
 		newVoteCommand(g, true),
 		newVoteCommand(g, false),
 		newCompleteCommand(g),
@@ -243,9 +252,7 @@ func printApprovalHint(ctx context.Context, c client.Client, out io.Writer, id, 
 
 func report(out io.Writer, res workflows.PlaybookResult, jsonOut bool) error {
 	if jsonOut {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := writeIndentedJSON(out, res); err != nil {
 			return err
 		}
 	} else if res.Plan != nil {
@@ -312,9 +319,7 @@ func newStatusCommand(g *globals) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if jsonOut {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return writeIndentedJSON(out, st)
 			}
 			fmt.Fprintf(out, "%s: %s (requested by %s)\n", st.Playbook, st.Status, st.Requester)
 			for _, step := range st.Steps {
@@ -330,31 +335,28 @@ func newStatusCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newTimelineCommand(g *globals) *cobra.Command {
+// newTimelineCommand prints the timeline of the workflow that arg names
+// (a run ID, or an incident key through workflowID).
+func newTimelineCommand(g *globals, use, short string, workflowID func(arg string) string) *cobra.Command {
 	var jsonOut bool
 	cmd := &cobra.Command{
-		Use:   "timeline RUN_ID",
-		Short: "Print a run's timeline",
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.connect(cmd.Context(), cmd)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = s.stop() }()
-			ev, err := queryTimeline(cmd.Context(), s.client, args[0])
-			if err != nil {
-				return fmt.Errorf("timeline of %s: %w", args[0], err)
-			}
-			if jsonOut {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(ev)
-			}
-			for _, e := range ev {
-				printEvent(cmd.OutOrStdout(), e)
-			}
-			return nil
+			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+				ev, err := queryTimeline(ctx, s.client, workflowID(args[0]))
+				if err != nil {
+					return fmt.Errorf("timeline of %s: %w", args[0], err)
+				}
+				if jsonOut {
+					return writeIndentedJSON(cmd.OutOrStdout(), ev)
+				}
+				for _, e := range ev {
+					printEvent(cmd.OutOrStdout(), e)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
