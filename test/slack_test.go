@@ -17,13 +17,20 @@ import (
 
 	fslack "github.com/firebreak-ir/firebreak/integrations/slack"
 	"github.com/firebreak-ir/firebreak/integrations/slack/slackfake"
+	"github.com/firebreak-ir/firebreak/test/harness"
 )
 
-const signingSecret = "e2e-signing-secret"
+// Planted canaries: the bot token and signing secret must never appear in
+// logs, Slack messages or Temporal's database.
+const (
+	signingSecret = "e2e-signing-secret-CANARY-5b1f"
+	botToken      = "xoxb-CANARY-9d2e7a"
+)
 
 // slackEnv is firebreak dev wired to a fake Slack.
 type slackEnv struct {
 	t    *testing.T
+	d    *harness.Dev
 	fake *slackfake.Server
 	dev  string // base URL of the dev HTTP server
 	now  func() time.Time
@@ -41,7 +48,7 @@ func startSlackDev(t *testing.T) *slackEnv {
 
 func startSlackDevWith(t *testing.T, config string) *slackEnv {
 	t.Helper()
-	fake := slackfake.New()
+	fake := slackfake.New(slackfake.WithBotTokens(botToken))
 	t.Cleanup(fake.Close)
 	for _, u := range []string{"U0DECL", "U0IC1", "U0IC2", "U0STRANGER", "U0SRE"} {
 		fake.AddUser(u, strings.ToLower(u))
@@ -54,9 +61,9 @@ func startSlackDevWith(t *testing.T, config string) *slackEnv {
 	}
 	d := startDev(t, filepath.Join(dir, "data"),
 		"FIREBREAK_CONFIG="+cfg, "FIREBREAK_PLAYBOOKS=testdata/playbooks",
-		"SLACK_BOT_TOKEN="+slackfake.DefaultBotToken, "SLACK_SIGNING_SECRET="+signingSecret,
+		"SLACK_BOT_TOKEN="+botToken, "SLACK_SIGNING_SECRET="+signingSecret,
 		"SLACK_APP_TOKEN="+slackfake.DefaultAppToken, "SLACK_API_URL="+fake.URL())
-	return &slackEnv{t: t, fake: fake, dev: "http://" + d.HTTPAddr, now: time.Now}
+	return &slackEnv{t: t, d: d, fake: fake, dev: "http://" + d.HTTPAddr, now: time.Now}
 }
 
 // post sends a signed request as Slack would; sign=false sends it unsigned.
@@ -329,6 +336,58 @@ func TestSlackIncidentEndToEnd(t *testing.T) {
 	ack, err = e.fake.SendSlashCommand(ctx, goslack.SlashCommand{Command: "/incident", Text: "help", UserID: "U0DECL", ChannelID: ch.ID, ChannelName: ch.Name, TriggerID: "sock-2"})
 	if err != nil || !strings.Contains(string(ack), "declare") {
 		t.Fatalf("socket mode after reconnect: %v %s", err, ack)
+	}
+	e.assertNoSecrets()
+}
+
+// assertNoSecrets stops firebreak and looks for the planted canaries in
+// everything it wrote: its log, the messages it posted, and every file of
+// the Temporal database.
+func (e *slackEnv) assertNoSecrets() {
+	e.t.Helper()
+	if err := e.d.Stop(10 * time.Second); err != nil {
+		e.t.Fatal(err)
+	}
+	canaries := []string{botToken, signingSecret, strings.TrimPrefix(botToken, "xoxb-"), "CANARY"}
+	var places []string
+	if out := e.d.Output(); out != "" {
+		places = append(places, "log")
+		for _, c := range canaries {
+			if strings.Contains(out, c) {
+				e.t.Errorf("canary %q in the log", c)
+			}
+		}
+	}
+	for _, ch := range e.fake.Channels() {
+		for _, m := range e.fake.Messages(ch.ID) {
+			for _, c := range canaries {
+				if strings.Contains(m.Text, c) || strings.Contains(string(m.Blocks), c) {
+					e.t.Errorf("canary %q posted to #%s", c, ch.Name)
+				}
+			}
+		}
+	}
+	err := filepath.WalkDir(e.d.DataDir, func(path string, de os.DirEntry, err error) error {
+		if err != nil || de.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		places = append(places, filepath.Base(path))
+		for _, c := range canaries {
+			if bytes.Contains(b, []byte(c)) {
+				e.t.Errorf("canary %q persisted in %s", c, path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(places) < 2 {
+		e.t.Fatalf("looked in too few places: %v", places)
 	}
 }
 
