@@ -510,6 +510,11 @@ func TestSlackRefusals(t *testing.T) {
 			t.Errorf("%s %q: want %q in %q", c.user, c.text, c.want, got)
 		}
 	}
+	// A look-alike channel (same name, another ID) cannot steer the incident.
+	if got := e.command("U0DECL", "C0FAKE", ch.Name, "note from elsewhere", "trig-fake", nil)["text"].(string); !strings.Contains(got, "not INC-") || !strings.Contains(got, "channel") {
+		t.Errorf("look-alike channel: %q", got)
+	}
+
 	// A note is open to everyone, and nothing above reached the timeline.
 	e.command("U0STRANGER", ch.ID, ch.Name, "note I saw it too", "trig-note", nil)
 	tl := e.command("U0DECL", ch.ID, ch.Name, "timeline", "trig-tl", nil)["text"].(string)

@@ -194,6 +194,16 @@ func needActor(r ChangeRequest) error {
 	return nil
 }
 
+// fromOwnChannel refuses Slack requests from a channel other than the
+// incident's: channel names are how the bot finds the incident, and anyone
+// can name a channel.
+func (inc *incident) fromOwnChannel(channel string) error {
+	if channel != "" && inc.st.Channel != "" && channel != inc.st.Channel {
+		return fmt.Errorf("this is not %s's channel; use <#%s>", inc.st.Key, inc.st.Channel)
+	}
+	return nil
+}
+
 func (inc *incident) notResolved() error {
 	if inc.st.Status == StatusResolved {
 		return fmt.Errorf("%s is resolved", inc.st.Key)
@@ -203,6 +213,9 @@ func (inc *incident) notResolved() error {
 
 func (inc *incident) validateNote(_ workflow.Context, r ChangeRequest) error {
 	if err := needActor(r); err != nil {
+		return err
+	}
+	if err := inc.fromOwnChannel(r.Channel); err != nil {
 		return err
 	}
 	if strings.TrimSpace(r.Text) == "" {
@@ -218,6 +231,9 @@ func (inc *incident) note(ctx workflow.Context, r ChangeRequest) (IncidentState,
 
 func (inc *incident) validateRole(_ workflow.Context, r ChangeRequest) error {
 	if err := needActor(r); err != nil {
+		return err
+	}
+	if err := inc.fromOwnChannel(r.Channel); err != nil {
 		return err
 	}
 	if !slices.Contains(IncidentRoles(), r.Role) {
@@ -245,6 +261,9 @@ func (inc *incident) validateSeverity(_ workflow.Context, r ChangeRequest) error
 	if err := needActor(r); err != nil {
 		return err
 	}
+	if err := inc.fromOwnChannel(r.Channel); err != nil {
+		return err
+	}
 	if !slices.Contains(Severities(), r.Value) {
 		return fmt.Errorf("unknown severity %q: use %s", r.Value, strings.Join(Severities(), ", "))
 	}
@@ -265,6 +284,9 @@ func (inc *incident) validateStatus(_ workflow.Context, r ChangeRequest) error {
 	if err := needActor(r); err != nil {
 		return err
 	}
+	if err := inc.fromOwnChannel(r.Channel); err != nil {
+		return err
+	}
 	if r.Value == StatusResolved {
 		return errors.New("use resolve to resolve an incident")
 	}
@@ -283,6 +305,9 @@ func (inc *incident) setStatus(ctx workflow.Context, r ChangeRequest) (IncidentS
 
 func (inc *incident) validateResolve(_ workflow.Context, r ChangeRequest) error {
 	if err := needActor(r); err != nil {
+		return err
+	}
+	if err := inc.fromOwnChannel(r.Channel); err != nil {
 		return err
 	}
 	if err := inc.notResolved(); err != nil {
@@ -321,6 +346,9 @@ func (inc *incident) validateRun(_ workflow.Context, r RunRequest) error {
 	}
 	if r.Playbook == nil {
 		return errors.New("no playbook given")
+	}
+	if err := inc.fromOwnChannel(r.Channel); err != nil {
+		return err
 	}
 	if r.Mode != "" && r.Mode != ModeRun && r.Mode != ModePlan {
 		return fmt.Errorf("unknown mode %q", r.Mode)

@@ -92,6 +92,7 @@ steps:
 	run := e.change(5*time.Minute, UpdateRunPlaybook, RunRequest{Playbook: pb, Actor: "U_IC1", Origin: "slack", RequestID: "trig-1"})
 	again := e.change(6*time.Minute, UpdateRunPlaybook, RunRequest{Playbook: pb, Actor: "U_IC1", Origin: "slack", RequestID: "trig-1"})
 	e.env.RegisterDelayedCallback(func() { midState = e.state() }, 7*time.Minute)
+	lookalike := e.change(7*time.Minute+time.Second, UpdateNote, ChangeRequest{Actor: "U1", Text: "from a look-alike channel", Channel: "C0FAKE"})
 	resolve := e.change(8*time.Minute, UpdateResolve, ChangeRequest{Actor: "U_IC1", Text: "rolled back the deploy"})
 
 	e.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{
@@ -104,6 +105,9 @@ steps:
 	var final IncidentState
 	if err := e.env.GetWorkflowResult(&final); err != nil {
 		t.Fatal(err)
+	}
+	if lookalike.rejected == nil || !strings.Contains(lookalike.rejected.Error(), "this is not INC-2026-0042's channel") {
+		t.Fatalf("look-alike channel: %v", lookalike.rejected)
 	}
 	for name, u := range map[string]*updateOutcome{"note": note, "role": role, "sev": sev, "status": status, "run": run, "again": again, "resolve": resolve} {
 		if !u.done || u.rejected != nil {

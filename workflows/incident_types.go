@@ -155,6 +155,8 @@ type RunRequest struct {
 	Actor     string              `json:"actor"`
 	Origin    string              `json:"origin,omitempty"`
 	RequestID string              `json:"request_id,omitempty"`
+	// Channel: as in ChangeRequest.
+	Channel string `json:"channel,omitempty"`
 }
 
 // ChangeRequest is the input of the note, role, severity, status and
@@ -167,6 +169,10 @@ type ChangeRequest struct {
 	User   string `json:"user,omitempty"`   // set_role
 	Value  string `json:"value,omitempty"`  // severity or status
 	Source string `json:"source,omitempty"` // note: where it came from (a Slack permalink)
+	// Channel is the Slack channel the request came from; a channel other
+	// than the incident's own is refused, so a look-alike channel name
+	// cannot steer someone else's incident.
+	Channel string `json:"channel,omitempty"`
 }
 
 // RunFinished is what a playbook run reports to its incident.

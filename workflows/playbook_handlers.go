@@ -35,9 +35,21 @@ func (r *run) register(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: r.validateAbort})
 }
 
+// fromOwnChannel refuses Slack requests from another channel than the
+// run's (see IncidentWorkflow's check of the same name).
+func (r *run) fromOwnChannel(channel string) error {
+	if channel != "" && r.in.Slack != nil && r.in.Slack.Channel != "" && channel != r.in.Slack.Channel {
+		return fmt.Errorf("this run belongs to <#%s>; vote and steer it there", r.in.Slack.Channel)
+	}
+	return nil
+}
+
 func (r *run) validateVote(_ workflow.Context, v Vote) error {
 	if strings.TrimSpace(v.Approver) == "" {
 		return errors.New("a vote needs the approver's identity")
+	}
+	if err := r.fromOwnChannel(v.Channel); err != nil {
+		return err
 	}
 	g, ok := r.gates[v.StepID]
 	if !ok {
@@ -122,6 +134,9 @@ func (r *run) validateTask(_ workflow.Context, t TaskCompletion) error {
 	if strings.TrimSpace(t.Actor) == "" {
 		return errors.New("completing a task needs the actor's identity")
 	}
+	if err := r.fromOwnChannel(t.Channel); err != nil {
+		return err
+	}
 	if !r.tasks[t.StepID] {
 		if _, exists := r.byID[t.StepID]; !exists {
 			return fmt.Errorf("this run has no step %q", t.StepID)
@@ -142,6 +157,9 @@ func (r *run) completeTask(ctx workflow.Context, t TaskCompletion) (StepState, e
 func (r *run) validateAbort(_ workflow.Context, a AbortRequest) error {
 	if strings.TrimSpace(a.Actor) == "" {
 		return errors.New("an abort needs the actor's identity")
+	}
+	if err := r.fromOwnChannel(a.Channel); err != nil {
+		return err
 	}
 	if r.aborted != nil {
 		return fmt.Errorf("already aborted by %s", r.aborted.Actor)

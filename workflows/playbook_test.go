@@ -850,3 +850,19 @@ func TestApprovalValidatorClosedGates(t *testing.T) {
 		})
 	}
 }
+
+func TestVotesOnlyFromTheRunsChannel(t *testing.T) {
+	pb := load(t, approvalPlaybook)
+	r := newRun(PlaybookInput{Playbook: pb, Requester: "U_REQ", Slack: &RunSlack{Channel: "C0INC"}})
+	r.gates["isolate"] = &gate{step: &pb.Steps[0], requester: "U_REQ", votes: map[string]bool{},
+		state: &ApprovalState{Eligible: []string{"U_IC1"}, Min: 1, PlanHash: "h", Open: true}}
+	if err := r.validateVote(nil, Vote{StepID: "isolate", Approver: "U_IC1", PlanHash: "h", Approve: true, Channel: "C0FAKE"}); err == nil || !strings.Contains(err.Error(), "belongs to <#C0INC>") {
+		t.Fatalf("vote from another channel: %v", err)
+	}
+	if err := r.validateVote(nil, Vote{StepID: "isolate", Approver: "U_IC1", PlanHash: "h", Approve: true, Channel: "C0INC"}); err != nil {
+		t.Fatalf("vote from the run's channel: %v", err)
+	}
+	if err := r.validateTask(nil, TaskCompletion{StepID: "isolate", Actor: "U1", Channel: "C0FAKE"}); err == nil {
+		t.Fatal("task completion from another channel accepted")
+	}
+}

@@ -197,6 +197,9 @@ type Vote struct {
 	Approve  bool   `json:"approve"` // false rejects
 	Comment  string `json:"comment,omitempty"`
 	Origin   string `json:"origin,omitempty"`
+	// Channel is the Slack channel the request came from; another channel than
+	// the run's is refused.
+	Channel string `json:"channel,omitempty"`
 }
 
 // VoteResult says where the gate stands after an accepted vote.
@@ -215,6 +218,9 @@ type TaskCompletion struct {
 	Actor  string `json:"actor"`
 	Note   string `json:"note,omitempty"`
 	Origin string `json:"origin,omitempty"`
+	// Channel is the Slack channel the request came from; another channel than
+	// the run's is refused.
+	Channel string `json:"channel,omitempty"`
 }
 
 // AbortRequest is the input of the abort update.
@@ -222,6 +228,9 @@ type AbortRequest struct {
 	Actor  string `json:"actor"`
 	Reason string `json:"reason,omitempty"`
 	Origin string `json:"origin,omitempty"`
+	// Channel is the Slack channel the request came from; another channel than
+	// the run's is refused.
+	Channel string `json:"channel,omitempty"`
 }
 
 // Resume is the payload of the resume signal that releases `wait: {signal: name}` steps.

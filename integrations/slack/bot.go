@@ -221,6 +221,7 @@ func (b *Bot) declare(ctx context.Context, req asker, cmd Command) reply {
 		if errText != "" {
 			return ephemeral("%s", errText)
 		}
+		rr.Channel = "" // declared elsewhere; the run belongs to the new channel
 		run = &rr
 	}
 	d := workflows.DeclareRequest{
@@ -266,7 +267,7 @@ func (b *Bot) runRequest(req asker, cmd Command, mode string) (workflows.RunRequ
 			if err != nil {
 				return workflows.RunRequest{}, fmt.Sprintf("Playbook `%s`: %s", pb.Metadata.Name, escText(err.Error()))
 			}
-			return workflows.RunRequest{Playbook: pb, Inputs: inputs, Mode: mode, Actor: req.User, Origin: "slack", RequestID: req.ID}, ""
+			return workflows.RunRequest{Playbook: pb, Inputs: inputs, Mode: mode, Actor: req.User, Origin: "slack", RequestID: req.ID, Channel: req.Channel}, ""
 		}
 		names = append(names, "`"+pb.Metadata.Name+"`")
 	}
@@ -319,7 +320,7 @@ func (b *Bot) change(ctx context.Context, req asker, key, update string, c workf
 	if err := b.authorize(ctx, req.User, r, commander); err != nil {
 		return ephemeral("%s", sentence(err))
 	}
-	c.Actor, c.Origin = req.User, "slack"
+	c.Actor, c.Origin, c.Channel = req.User, "slack", req.Channel
 	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
 	var st workflows.IncidentState
@@ -478,7 +479,7 @@ func (b *Bot) abort(ctx context.Context, req asker, key, reason string) reply {
 	var aborted []string
 	for _, r := range runs {
 		var out string
-		if err := b.update(ctx, r.ID, workflows.UpdateAbort, "abort-"+req.ID, workflows.AbortRequest{Actor: req.User, Reason: reason, Origin: "slack"}, &out); err != nil {
+		if err := b.update(ctx, r.ID, workflows.UpdateAbort, "abort-"+req.ID, workflows.AbortRequest{Actor: req.User, Reason: reason, Origin: "slack", Channel: req.Channel}, &out); err != nil {
 			return ephemeral("Could not abort `%s`: %s", r.Playbook, refusal(err))
 		}
 		aborted = append(aborted, "`"+r.Playbook+"`")
@@ -524,7 +525,7 @@ func (b *Bot) completeTask(ctx context.Context, req asker, key, step, note strin
 	for _, r := range activeRuns(st) {
 		var done workflows.StepState
 		err := b.update(ctx, r.ID, workflows.UpdateCompleteTask, "done-"+step+"-"+req.ID,
-			workflows.TaskCompletion{StepID: step, Actor: req.User, Note: note, Origin: "slack"}, &done)
+			workflows.TaskCompletion{StepID: step, Actor: req.User, Note: note, Origin: "slack", Channel: req.Channel}, &done)
 		if err == nil {
 			return inChannel(fmt.Sprintf(":ballot_box_with_check: <@%s> finished `%s` in `%s`.", req.User, step, r.Playbook))
 		}
@@ -558,7 +559,7 @@ func (b *Bot) vote(ctx context.Context, req asker, key string, ref ApprovalRef, 
 	}
 	var res workflows.VoteResult
 	err := b.update(ctx, ref.Run, workflows.UpdateApprove, fmt.Sprintf("vote-%s-%s-%s", ref.Step, req.User, req.ID),
-		workflows.Vote{StepID: ref.Step, Approver: req.User, PlanHash: ref.PlanHash, Approve: approve, Comment: comment, Origin: "slack"}, &res)
+		workflows.Vote{StepID: ref.Step, Approver: req.User, PlanHash: ref.PlanHash, Approve: approve, Comment: comment, Origin: "slack", Channel: req.Channel}, &res)
 	if err != nil {
 		return ephemeral("Your vote was not counted: %s", refusal(err))
 	}
