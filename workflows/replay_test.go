@@ -39,7 +39,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 
 // replay runs one recorded history under its original workflow ID (the
 // file name, with "--" for "/"), which child workflow IDs derive from.
-func replay(file string, wf any) error {
+// playbook is registered as PlaybookWorkflow, so a test can swap it.
+func replay(file string, playbook any) error {
 	fh, err := os.Open(file)
 	if err != nil {
 		return err
@@ -51,17 +52,24 @@ func replay(file string, wf any) error {
 	}
 	id := strings.ReplaceAll(strings.TrimSuffix(filepath.Base(file), ".json"), "--", "/")
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(wf, workflow.RegisterOptions{Name: "PlaybookWorkflow"})
+	r.RegisterWorkflowWithOptions(playbook, workflow.RegisterOptions{Name: "PlaybookWorkflow"})
+	r.RegisterWorkflow(IncidentWorkflow)
+	r.RegisterWorkflow(IncidentRegistryWorkflow)
 	return r.ReplayWorkflowHistoryWithOptions(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)), hist,
 		worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: id, RunID: "replay"}})
 }
 
 // TestEveryLibraryPlaybookHasHistories keeps the recordings in step with
-// the library: a new playbook needs a run and a plan recorded.
+// the library: a new playbook needs a run and a plan recorded. An incident
+// run with Slack is recorded too.
 func TestEveryLibraryPlaybookHasHistories(t *testing.T) {
 	lib, err := playbooks.Library(registry(t))
 	if err != nil {
 		t.Fatal(err)
+	}
+	incidents, err := filepath.Glob("testdata/incident-INC-*.json")
+	if err != nil || len(incidents) < 2 {
+		t.Errorf("want an incident and its run recorded (testdata/incident-INC-*.json), found %v", incidents)
 	}
 	for _, pb := range lib {
 		for _, suffix := range []string{".json", ".plan.json"} {

@@ -17,12 +17,13 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	historypb "go.temporal.io/api/history/v1"
-
 	"github.com/firebreak-ir/firebreak/activities"
+	"github.com/firebreak-ir/firebreak/integrations/slack/slackfake"
 	"github.com/firebreak-ir/firebreak/playbooks"
 	"github.com/firebreak-ir/firebreak/test/harness"
 	"github.com/firebreak-ir/firebreak/workflows"
@@ -68,7 +69,15 @@ func run(out string) error {
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		return err
 	}
-	dev, err := harness.StartDev(bin, filepath.Join(tmp, "data"), "FIREBREAK_CONFIG="+cfg)
+	// Slack is a fake, so the incident's channel, summary and the runs'
+	// status messages are part of the recording.
+	fake := slackfake.New()
+	defer fake.Close()
+	for _, u := range []string{"U0REQ", "U0ONCALL", "U0IC1", "U0IC2", "U0EM", "U0CL1", "U0CL2", "U0DRIVER"} {
+		fake.AddUser(u, strings.ToLower(u))
+	}
+	dev, err := harness.StartDev(bin, filepath.Join(tmp, "data"), "FIREBREAK_CONFIG="+cfg,
+		"SLACK_BOT_TOKEN="+slackfake.DefaultBotToken, "SLACK_SIGNING_SECRET=record", "SLACK_API_URL="+fake.URL())
 	if err != nil {
 		return err
 	}
@@ -123,7 +132,103 @@ func run(out string) error {
 			}
 		}
 	}
+	return recordIncident(ctx, c, d, fake, lib, out)
+}
+
+// recordIncident records an incident declared with Slack that runs the
+// rollback drill (approval, rollback) and is then resolved.
+func recordIncident(ctx context.Context, c client.Client, d *harness.Driver, fake *slackfake.Server, lib []*playbooks.Playbook, out string) error {
+	var drill *playbooks.Playbook
+	for _, pb := range lib {
+		if pb.Metadata.Name == "rollback-drill" {
+			drill = pb
+		}
+	}
+	vals, err := playbooks.ResolveInputs(drill, nil)
+	if err != nil {
+		return err
+	}
+	start := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID: workflows.RegistryWorkflowID, TaskQueue: "firebreak", WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, workflows.IncidentRegistryWorkflow, workflows.RegistryInput{})
+	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateDeclare, WaitForStage: client.WorkflowUpdateStageCompleted,
+			Args: []any{workflows.DeclareRequest{Title: "Recorded drill", Severity: "SEV2", DeclaredBy: "U0REQ", Origin: "record",
+				RequestID: "record-1", Slack: &workflows.IncidentSlack{Invite: []string{"U0IC1"}, Suggested: []string{"rollback-drill"}}}}},
+	})
+	var decl workflows.DeclareResult
+	if err == nil {
+		err = h.Get(ctx, &decl)
+	}
+	if err != nil {
+		return fmt.Errorf("declare: %w", err)
+	}
+	// Wait for the channel, so the run reports to Slack.
+	for {
+		v, err := c.QueryWorkflow(ctx, decl.WorkflowID, "", workflows.QueryStatus)
+		var st workflows.IncidentState
+		if err == nil && v.Get(&st) == nil && st.SummaryTS != "" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	update := func(name string, arg, result any) error {
+		uh, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: decl.WorkflowID, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return uh.Get(ctx, result)
+	}
+	if err := update(workflows.UpdateSetRole, workflows.ChangeRequest{Actor: "U0REQ", Role: workflows.RoleCommander, User: "U0IC1"}, nil); err != nil {
+		return err
+	}
+	var ref workflows.RunRef
+	if err := update(workflows.UpdateRunPlaybook, workflows.RunRequest{Playbook: drill, Inputs: vals, Actor: "U0REQ", Origin: "record", RequestID: "rec"}, &ref); err != nil {
+		return err
+	}
+	if _, err := d.Drive(ctx, ref.ID); err != nil {
+		return fmt.Errorf("drive %s: %w", ref.ID, err)
+	}
+	// The run reports back by signal; resolve once the incident has it.
+	for {
+		err := update(workflows.UpdateResolve, workflows.ChangeRequest{Actor: "U0IC1", Text: "drill complete"}, nil)
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("resolve: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err := c.GetWorkflow(ctx, decl.WorkflowID, "").Get(ctx, nil); err != nil {
+		return fmt.Errorf("incident: %w", err)
+	}
+	for _, wid := range []string{decl.WorkflowID, ref.ID} {
+		file := filepath.Join(out, strings.ReplaceAll(wid, "/", "--")+".json")
+		if err := saveHistory(ctx, c, wid, file); err != nil {
+			return err
+		}
+		fmt.Println("recorded", file)
+	}
+	if n := len(fake.Messages(firstChannel(fake))); n < 3 {
+		return fmt.Errorf("expected the summary, plan and status in Slack, found %d messages", n)
+	}
 	return nil
+}
+
+func firstChannel(fake *slackfake.Server) string {
+	for _, ch := range fake.Channels() {
+		if strings.HasPrefix(ch.Name, "inc-") {
+			return ch.ID
+		}
+	}
+	return ""
 }
 
 func saveHistory(ctx context.Context, c client.Client, id, file string) error {
