@@ -126,3 +126,80 @@ func waitFor(t *testing.T, cond func() bool) {
 		<-time.After(100 * time.Millisecond)
 	}
 }
+
+// TestRunSurvivesKill kills firebreak dev with SIGKILL while a run waits
+// for approval, starts it again on the same data, and the run carries on:
+// the approval gate, its plan hash and the timeline are all still there.
+func TestRunSurvivesKill(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "firebreak.yaml")
+	if err := os.WriteFile(cfg, []byte("access:\n  groups:\n    incident-commanders: [U0IC1]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	d, err := harness.StartDev(bin, data, "FIREBREAK_CONFIG="+cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := d.WaitReady(ctx, d.URL("/readyz")); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"TEMPORAL_ADDRESS=" + d.TemporalAddr, "FIREBREAK_PLAYBOOKS=testdata/playbooks", "FIREBREAK_LOG_LEVEL=warn"}
+	if code, out := cli(t, env, "playbook", "run", "contain-host", "-i", "host=i-0abc", "--as", "U0REQ", "--id", "kill-run", "--detach"); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, out)
+	}
+	hashOf := func(env []string) string {
+		code, out := cli(t, env, "playbook", "status", "kill-run", "--json")
+		var st workflows.RunStatus
+		if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+			return ""
+		}
+		for _, s := range st.Steps {
+			if s.ID == "isolate" && s.Approval != nil && s.Approval.Open {
+				return s.Approval.PlanHash
+			}
+		}
+		return ""
+	}
+	var hash string
+	waitFor(t, func() bool { hash = hashOf(env); return hash != "" })
+
+	if err := d.Cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-d.Done()
+
+	d2 := startDev(t, data, "FIREBREAK_CONFIG="+cfg)
+	env2 := []string{"TEMPORAL_ADDRESS=" + d2.TemporalAddr, "FIREBREAK_PLAYBOOKS=testdata/playbooks", "FIREBREAK_LOG_LEVEL=warn"}
+	if got := hashOf(env2); got != hash {
+		t.Fatalf("after kill -9 the gate shows plan %q, want %q", got, hash)
+	}
+	if code, out := cli(t, env2, "playbook", "approve", "kill-run", "isolate", "--as", "U0IC1", "--plan-hash", hash); code != 0 {
+		t.Fatalf("approve after restart: exit %d\n%s", code, out)
+	}
+	waitFor(t, func() bool {
+		code, _ := cli(t, env2, "playbook", "complete", "kill-run", "evidence", "--as", "U0IC1")
+		return code == 0
+	})
+	waitFor(t, func() bool {
+		code, out := cli(t, env2, "playbook", "status", "kill-run", "--json")
+		var st workflows.RunStatus
+		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && st.Status == workflows.RunSucceeded
+	})
+	code, out := cli(t, env2, "playbook", "timeline", "kill-run", "--json")
+	var ev []workflows.Event
+	if code != 0 || json.Unmarshal([]byte(out), &ev) != nil {
+		t.Fatalf("timeline: %d\n%s", code, out)
+	}
+	executed := map[string]int{}
+	for _, e := range ev {
+		if e.Kind == workflows.EventStepSucceeded {
+			executed[e.Step]++
+		}
+	}
+	if executed["isolate"] != 1 || executed["done"] != 1 {
+		t.Fatalf("steps after restart: %v (each must run exactly once)", executed)
+	}
+}
