@@ -438,6 +438,9 @@ func (inc *incident) runFinished(ctx workflow.Context, f RunFinished) {
 			e.Resource = firstNonEmpty(e.Resource, f.RunID)
 			inc.st.Timeline = append(inc.st.Timeline, e)
 		}
+		// Keep the post-mortem chronological: the run's events happened
+		// while the incident went on.
+		slices.SortStableFunc(inc.st.Timeline, func(a, b Event) int { return a.Time.Compare(b.Time) })
 		for i := range inc.st.Timeline {
 			inc.st.Timeline[i].Seq = i + 1
 		}

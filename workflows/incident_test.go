@@ -143,6 +143,9 @@ steps:
 		if x.Seq != i+1 {
 			t.Fatalf("event %d has seq %d", i, x.Seq)
 		}
+		if i > 0 && x.Time.Before(ev[i-1].Time) {
+			t.Fatalf("timeline not chronological at %d: %s before %s", i, x.Time, ev[i-1].Time)
+		}
 	}
 	for _, x := range ev {
 		if x.Kind == EventStepSucceeded && x.Step == "contain" && x.Detail != `logged "contain INC-2026-0042 for U_IC1"` {
