@@ -80,6 +80,8 @@ func TestIncidentLifecycle(t *testing.T) {
 	e := newIncidentEnv(t)
 	pb := load(t, header+`
 steps:
+  - id: pause
+    wait: {duration: 10m}
   - id: contain
     action: core.log
     with: {message: "contain ${{ incident.key }} for ${{ incident.roles.commander }}"}
@@ -91,9 +93,10 @@ steps:
 	status := e.change(4*time.Minute, UpdateSetStatus, ChangeRequest{Actor: "U_IC1", Value: StatusInvestigating})
 	run := e.change(5*time.Minute, UpdateRunPlaybook, RunRequest{Playbook: pb, Actor: "U_IC1", Origin: "slack", RequestID: "trig-1"})
 	again := e.change(6*time.Minute, UpdateRunPlaybook, RunRequest{Playbook: pb, Actor: "U_IC1", Origin: "slack", RequestID: "trig-1"})
-	e.env.RegisterDelayedCallback(func() { midState = e.state() }, 7*time.Minute)
-	lookalike := e.change(7*time.Minute+time.Second, UpdateNote, ChangeRequest{Actor: "U1", Text: "from a look-alike channel", Channel: "C0FAKE"})
-	resolve := e.change(8*time.Minute, UpdateResolve, ChangeRequest{Actor: "U_IC1", Text: "rolled back the deploy"})
+	during := e.change(7*time.Minute, UpdateNote, ChangeRequest{Actor: "U1", Text: "while the playbook waits"})
+	e.env.RegisterDelayedCallback(func() { midState = e.state() }, 17*time.Minute)
+	lookalike := e.change(17*time.Minute+time.Second, UpdateNote, ChangeRequest{Actor: "U1", Text: "from a look-alike channel", Channel: "C0FAKE"})
+	resolve := e.change(18*time.Minute, UpdateResolve, ChangeRequest{Actor: "U_IC1", Text: "rolled back the deploy"})
 
 	e.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{
 		Key: "INC-2026-0042", Title: "Checkout down", Severity: "sev2", DeclaredBy: "U1", Origin: "slack",
@@ -109,7 +112,7 @@ steps:
 	if lookalike.rejected == nil || !strings.Contains(lookalike.rejected.Error(), "this is not INC-2026-0042's channel") {
 		t.Fatalf("look-alike channel: %v", lookalike.rejected)
 	}
-	for name, u := range map[string]*updateOutcome{"note": note, "role": role, "sev": sev, "status": status, "run": run, "again": again, "resolve": resolve} {
+	for name, u := range map[string]*updateOutcome{"during": during, "note": note, "role": role, "sev": sev, "status": status, "run": run, "again": again, "resolve": resolve} {
 		if !u.done || u.rejected != nil {
 			t.Fatalf("%s: done=%v rejected=%v", name, u.done, u.rejected)
 		}
@@ -127,7 +130,7 @@ steps:
 		t.Fatalf("runs %+v (a retried request must not start a second run)", final.Runs)
 	}
 	if midState.Runs[0].Status != RunSucceeded {
-		t.Fatalf("run not reported back by 7m: %+v", midState.Runs)
+		t.Fatalf("run not reported back by 17m: %+v", midState.Runs)
 	}
 	// The summary was posted once, then updated in place after changes.
 	if len(e.summaries) < 3 || e.summaries[0].TS != "" || e.summaries[len(e.summaries)-1].TS == "" {
@@ -138,7 +141,7 @@ steps:
 	}
 	ev := final.Timeline
 	mustHaveInOrder(t, kinds(ev), "incident_declared:", "channel_created:", "note:", "role_assigned:", "severity_changed:",
-		"status_changed:", "playbook_run_started:", "step_succeeded:contain", "playbook_run_finished:", "incident_resolved:")
+		"status_changed:", "playbook_run_started:", "wait_started:pause", "note:", "step_succeeded:contain", "playbook_run_finished:", "incident_resolved:")
 	for i, x := range ev {
 		if x.Seq != i+1 {
 			t.Fatalf("event %d has seq %d", i, x.Seq)
