@@ -522,3 +522,39 @@ func TestSlackRefusals(t *testing.T) {
 		t.Fatalf("timeline:\n%s", tl)
 	}
 }
+
+// TestSlackAnswersWhenTemporalIsDown: with Temporal gone, a command still
+// gets an answer (Slack shows nothing otherwise), saying to try again.
+func TestSlackAnswersWhenTemporalIsDown(t *testing.T) {
+	fake := slackfake.New(slackfake.WithBotTokens(botToken))
+	t.Cleanup(fake.Close)
+	d := startDev(t, t.TempDir())
+	port, err := harness.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve, err := harness.Start(bin, []string{
+		"TEMPORAL_ADDRESS=" + d.TemporalAddr, "SLACK_BOT_TOKEN=" + botToken, "SLACK_SIGNING_SECRET=" + signingSecret,
+		"SLACK_API_URL=" + fake.URL(), "FIREBREAK_LOG_FORMAT=json",
+	}, "serve", "--http", "127.0.0.1:"+itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = serve.Stop(10 * time.Second) })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := serve.WaitReady(ctx, "http://127.0.0.1:"+itoa(port)+"/readyz"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	e := &slackEnv{t: t, fake: fake, dev: "http://127.0.0.1:" + itoa(port), now: time.Now}
+	for i, text := range []string{"status", "note the database is gone too", `declare "Temporal down" sev1`} {
+		out := e.command("U0DECL", "C0INC", "inc-2026-0001-x", text, "down-"+itoa(i), nil)
+		got, _ := out["text"].(string)
+		if out["response_type"] != "ephemeral" || (!strings.Contains(got, "try again") && !strings.Contains(got, "went wrong")) {
+			t.Errorf("%q with Temporal down: %v", text, out)
+		}
+	}
+}

@@ -115,8 +115,11 @@ func (b *Bot) callCtx(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, b.o.CallTimeout)
 }
 
-// HandleCommand answers one /incident command.
+// HandleCommand answers one /incident command. The whole answer, however
+// many lookups it takes, fits in CallTimeout, inside Slack's 3 seconds.
 func (b *Bot) HandleCommand(ctx context.Context, sc goslack.SlashCommand) reply {
+	ctx, cancel := context.WithTimeout(ctx, b.o.CallTimeout)
+	defer cancel()
 	req := asker{User: sc.UserID, Channel: sc.ChannelID, ChannelName: sc.ChannelName, ID: sc.TriggerID, ResponseURL: sc.ResponseURL}
 	cmd, err := ParseCommand(sc.Text)
 	if err != nil {

@@ -85,6 +85,8 @@ func (b *Bot) respond(url string, resp *reply) {
 // HandleInteraction answers a button click or the message shortcut; the
 // reply (if any) goes to the interaction's response_url.
 func (b *Bot) HandleInteraction(ctx context.Context, cb goslack.InteractionCallback) *reply {
+	ctx, cancel := context.WithTimeout(ctx, b.o.CallTimeout)
+	defer cancel()
 	req := asker{User: cb.User.ID, Channel: cb.Channel.ID, ChannelName: cb.Channel.Name, ID: cb.TriggerID, ResponseURL: cb.ResponseURL}
 	switch cb.Type {
 	case goslack.InteractionTypeMessageAction:
