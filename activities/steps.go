@@ -86,7 +86,7 @@ func (s *Steps) PlanAction(ctx context.Context, in ActionInput) (Plan, error) {
 	}
 	p, err := a.Plan(ctx, req)
 	if err != nil {
-		return Plan{}, fmt.Errorf("plan %s: %w", in.Action, err)
+		return Plan{}, keepApplicationError("plan "+in.Action, err)
 	}
 	return p, nil
 }
@@ -99,11 +99,7 @@ func (s *Steps) ExecuteAction(ctx context.Context, in ActionInput) (Result, erro
 	}
 	r, err := a.Execute(ctx, req)
 	if err != nil {
-		var appErr *temporal.ApplicationError
-		if errors.As(err, &appErr) {
-			return Result{}, err // keep its type and retryability
-		}
-		return Result{}, fmt.Errorf("%s: %w", in.Action, err)
+		return Result{}, keepApplicationError(in.Action, err)
 	}
 	return r, nil
 }
@@ -144,4 +140,15 @@ func (s *Steps) ResolveApprovers(ctx context.Context, in ResolveApproversInput) 
 	}
 	sort.Strings(out)
 	return ResolveApproversResult{Members: out}, nil
+}
+
+// keepApplicationError returns an action's ApplicationError unwrapped, so
+// Temporal keeps its type and retryability (a bad input must not be
+// retried); other errors get context and stay retryable.
+func keepApplicationError(what string, err error) error {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
