@@ -39,9 +39,11 @@ const config = `access:
 `
 
 // inputs are what each library playbook needs beyond its defaults.
-var inputs = map[string]map[string]string{
-	"incident-triage": {"service": "checkout", "severity": "sev2", "summary": "5xx on /pay"},
-	"comms-checklist": {"headline": "Checkout errors: mitigating"},
+func inputs(playbook string) map[string]string {
+	return map[string]map[string]string{
+		"incident-triage": {"service": "checkout", "severity": "sev2", "summary": "5xx on /pay"},
+		"comms-checklist": {"headline": "Checkout errors: mitigating"},
+	}[playbook]
 }
 
 func main() {
@@ -104,7 +106,7 @@ func run(out string) error {
 	}
 	d := &harness.Driver{Client: c, MaxWait: 10 * time.Second, Actor: "U0DRIVER", Poll: 100 * time.Millisecond}
 	for _, pb := range lib {
-		vals, err := playbooks.ResolveInputs(pb, inputs[pb.Metadata.Name])
+		vals, err := playbooks.ResolveInputs(pb, inputs(pb.Metadata.Name))
 		if err != nil {
 			return fmt.Errorf("%s: %w", pb.Metadata.Name, err)
 		}
