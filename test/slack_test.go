@@ -250,6 +250,15 @@ func TestSlackIncidentEndToEnd(t *testing.T) {
 	if got := e.click("U0IC1", ch, fslack.ActionApprove, value); !strings.Contains(got, "already") {
 		t.Fatalf("double click: %s", got)
 	}
+	// The request message itself now shows the decision, without buttons.
+	waitFor(t, func() bool {
+		for _, m := range e.fake.Messages(ch.ID) {
+			if m.TS == approval.TS {
+				return strings.Contains(string(m.Blocks), "Approved by") && !strings.Contains(string(m.Blocks), fslack.ActionApprove)
+			}
+		}
+		return false
+	})
 	// The step runs: the status message ends succeeded, and the incident knows.
 	e.messageWith(ch.ID, "succeeded")
 	waitFor(t, func() bool {

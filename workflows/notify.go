@@ -14,6 +14,7 @@ const (
 	ActivityPostRunPlan         = "PostRunPlan"
 	ActivityUpdateRunStatus     = "UpdateRunStatus"
 	ActivityPostApprovalRequest = "PostApprovalRequest"
+	ActivityUpdateApproval      = "UpdateApprovalMessage"
 )
 
 // RunSlack says where a run reports in Slack.
@@ -40,11 +41,13 @@ type RunStatusNotice struct {
 	Version int `json:"version"`
 }
 
-// ApprovalNotice is the input of PostApprovalRequest.
+// ApprovalNotice is the input of PostApprovalRequest, and of
+// UpdateApprovalMessage (with TS) once the gate has closed.
 type ApprovalNotice struct {
 	Channel string    `json:"channel"`
 	RunID   string    `json:"run_id"`
 	Step    StepState `json:"step"`
+	TS      string    `json:"ts,omitempty"`
 }
 
 // SlackPosted identifies a posted message.
@@ -124,16 +127,40 @@ func (n *notifier) postPlan(ctx workflow.Context, plan *RunPlan) {
 	}).Get(ctx, nil)
 }
 
-func (n *notifier) askApproval(ctx workflow.Context, st *StepState) {
+// askApproval posts the approval request and returns its message ID.
+func (n *notifier) askApproval(ctx workflow.Context, st *StepState) string {
 	if n == nil {
+		return ""
+	}
+	var posted SlackPosted
+	_ = workflow.ExecuteActivity(slackActivity(ctx), ActivityPostApprovalRequest, ApprovalNotice{
+		Channel: n.target.Channel, RunID: workflow.GetInfo(ctx).WorkflowExecution.ID, Step: copyStep(st),
+	}).Get(ctx, &posted)
+	return posted.TS
+}
+
+// approvalClosed turns the request message into its outcome, however the
+// gate closed (votes in chat or the CLI, a timeout, an abort), so no
+// stale buttons remain.
+func (n *notifier) approvalClosed(ctx workflow.Context, st *StepState, ts string) {
+	if n == nil || ts == "" {
 		return
 	}
+	// Runs recorded before this message existed replay without it.
+	if workflow.GetVersion(ctx, "approval-message-closed", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	_ = workflow.ExecuteActivity(slackActivity(ctx), ActivityUpdateApproval, ApprovalNotice{
+		Channel: n.target.Channel, RunID: workflow.GetInfo(ctx).WorkflowExecution.ID, Step: copyStep(st), TS: ts,
+	}).Get(ctx, nil)
+}
+
+func copyStep(st *StepState) StepState {
 	step := *st
 	if st.Approval != nil {
 		a := *st.Approval
 		step.Approval = &a
 	}
-	_ = workflow.ExecuteActivity(slackActivity(ctx), ActivityPostApprovalRequest, ApprovalNotice{
-		Channel: n.target.Channel, RunID: workflow.GetInfo(ctx).WorkflowExecution.ID, Step: step,
-	}).Get(ctx, nil)
+	return step
 }

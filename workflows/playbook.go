@@ -479,10 +479,13 @@ func (r *run) approve(ctx workflow.Context, s *playbooks.Step, st *StepState, wi
 	st.Approval = g.state
 	st.Status = StepAwaitingApproval
 	r.gates[s.ID] = g
-	defer func() { g.state.Open = false }()
 	r.event(ctx, Event{Kind: EventApprovalRequested, Actor: SystemActor, Step: s.ID,
 		Detail: fmt.Sprintf("%s; needs %d of %s; plan %s", p.Summary, min, approverLabel(a), g.state.PlanHash[:12])})
-	r.notify.askApproval(ctx, st)
+	msgTS := r.notify.askApproval(ctx, st)
+	defer func() {
+		g.state.Open = false
+		r.notify.approvalClosed(ctx, st, msgTS)
+	}()
 
 	decided := func() bool { return g.state.RejectedBy != "" || len(g.state.Approvers) >= min }
 	if a.Timeout <= 0 {

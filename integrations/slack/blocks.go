@@ -496,6 +496,11 @@ func ApprovalProgress(runID string, step workflows.StepState, result workflows.V
 	case result.Released:
 		head = ":white_check_mark: Approved"
 		progress = "Approved by " + people(refs) + ": running"
+	case step.Approval != nil && !step.Approval.Open:
+		// Closed without a decision: timed out, or the run was aborted.
+		decided = true
+		head = ":hourglass: Approval closed"
+		progress = "Closed without a decision (step " + esc(step.Status) + ")"
 	case len(refs) > 0:
 		head = ":lock: Approval needed"
 		progress = fmt.Sprintf("Approved by %s, %d of %d", people(refs), max(result.Approvals, len(refs)), needed)

@@ -53,6 +53,7 @@ func (n *Notifier) Register(r interface {
 	r.RegisterActivityWithOptions(n.PostRunPlan, activity.RegisterOptions{Name: workflows.ActivityPostRunPlan})
 	r.RegisterActivityWithOptions(n.UpdateRunStatus, activity.RegisterOptions{Name: workflows.ActivityUpdateRunStatus})
 	r.RegisterActivityWithOptions(n.PostApprovalRequest, activity.RegisterOptions{Name: workflows.ActivityPostApprovalRequest})
+	r.RegisterActivityWithOptions(n.UpdateApprovalMessage, activity.RegisterOptions{Name: workflows.ActivityUpdateApproval})
 }
 
 func (n *Notifier) limiter(channel string) *rate.Limiter {
@@ -172,6 +173,18 @@ func (n *Notifier) PostApprovalRequest(ctx context.Context, in workflows.Approva
 	}
 	blocks, text := ApprovalRequest(in.RunID, in.Step, mention)
 	return n.post(ctx, in.Channel, "", blocks, text)
+}
+
+// UpdateApprovalMessage shows how an approval ended on its request
+// message and removes the buttons.
+func (n *Notifier) UpdateApprovalMessage(ctx context.Context, in workflows.ApprovalNotice) (workflows.SlackPosted, error) {
+	var res workflows.VoteResult
+	if a := in.Step.Approval; a != nil {
+		res = workflows.VoteResult{StepID: in.Step.ID, Approvals: len(a.Approvers), Needed: a.Min, Approvers: a.Approvers,
+			Released: len(a.Approvers) >= a.Min, Rejected: a.RejectedBy != ""}
+	}
+	blocks, text := ApprovalProgress(in.RunID, in.Step, res)
+	return n.post(ctx, in.Channel, in.TS, blocks, text)
 }
 
 func (n *Notifier) post(ctx context.Context, channel, ts string, blocks []goslack.Block, text string) (workflows.SlackPosted, error) {

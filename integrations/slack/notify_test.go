@@ -119,3 +119,26 @@ func TestLongPlanLinksTheFullText(t *testing.T) {
 		t.Fatalf("want the plan message linking its thread, and the file in that thread; got %d and %d", top, inThread)
 	}
 }
+
+func TestApprovalMessageShowsAClosedGate(t *testing.T) {
+	n, fake, ch := notifierWithFake(t)
+	step := workflows.StepState{ID: "isolate", Status: workflows.StepAwaitingApproval, Approval: &workflows.ApprovalState{
+		Group: "ops", Eligible: []string{"U1"}, Min: 2, PlanHash: "abc", Open: true, Approvers: []string{"U1"},
+	}}
+	posted, err := n.PostApprovalRequest(context.Background(), workflows.ApprovalNotice{Channel: ch, RunID: "r1", Step: step})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step.Status, step.Approval.Open = workflows.StepAborted, false
+	if _, err := n.UpdateApprovalMessage(context.Background(), workflows.ApprovalNotice{Channel: ch, RunID: "r1", Step: step, TS: posted.TS}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := fake.Messages(ch)
+	if len(msgs) != 1 || msgs[0].Edits != 1 {
+		t.Fatalf("want the request updated in place: %+v", msgs)
+	}
+	blocks := string(msgs[0].Blocks)
+	if !strings.Contains(blocks, "Closed without a decision") || strings.Contains(blocks, ActionApprove) {
+		t.Fatalf("closed gate still offers buttons or lacks the outcome: %s", blocks)
+	}
+}
