@@ -72,3 +72,27 @@ func TestConfigErrorsExitTwoBeforeStarting(t *testing.T) {
 		})
 	}
 }
+
+// TestClientCommandUsageErrors: mistakes in a client command's arguments
+// are caught before anything dials Temporal, with exit 2 and the reason.
+func TestClientCommandUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"playbook", "run", "rollback-drill", "--input", "fail"}, `--input "fail": want key=value`},
+		{[]string{"playbook", "run", "rollback-drill", "--input", "=x"}, `--input "=x": want key=value`},
+		{[]string{"playbook", "run", "rollback-drill", "-i", "fail=maybe"}, `input "fail"`},
+		{[]string{"playbook", "run", "rollback-drill", "-i", "nope=1"}, `unknown input "nope"`},
+		{[]string{"playbook", "run", "no-such-playbook"}, `no playbook named "no-such-playbook"`},
+		{[]string{"playbook", "approve", "run-1", "isolate"}, "--plan-hash is required"},
+		{[]string{"incident", "list", "--sev", "9"}, `--sev "9": use 1, 2, 3 or 4`},
+		{[]string{"incident", "declare", "x", "--sev", "0"}, `--sev "0": use 1, 2, 3 or 4`},
+		{[]string{"incident", "status"}, "accepts 1 arg"},
+	} {
+		code, _, errOut := runCLI(t, map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1"}, tc.args...)
+		if code != exitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, want %d with %q:\n%s", tc.args, code, exitUsage, tc.want, errOut)
+		}
+	}
+}
