@@ -101,6 +101,13 @@ func TestPlaybookRunFromCLI(t *testing.T) {
 		}
 	}
 
+	// Steering a finished or unknown run fails with a reason, exit 1.
+	if code, out := cli(t, env, "playbook", "abort", "e2e-contain", "--as", "U0IC1"); code != 1 || !strings.Contains(out, "e2e-contain: workflow execution already completed") {
+		t.Errorf("abort a finished run: exit %d\n%s", code, out)
+	}
+	if code, out := cli(t, env, "playbook", "status", "no-such-run"); code != 1 || !strings.Contains(out, "no-such-run") {
+		t.Errorf("status of an unknown run: exit %d\n%s", code, out)
+	}
 	code, out := cli(t, env, "playbook", "timeline", "e2e-contain", "--json")
 	var ev []workflows.Event
 	if code != 0 || json.Unmarshal([]byte(out), &ev) != nil {

@@ -370,10 +370,10 @@ func update(ctx context.Context, c client.Client, id, name string, arg, result a
 		WorkflowID: id, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {
-		return refused(err)
+		return fmt.Errorf("%s: %w", id, refused(err))
 	}
 	if err := h.Get(ctx, result); err != nil {
-		return refused(err)
+		return fmt.Errorf("%s: %w", id, refused(err))
 	}
 	return nil
 }
