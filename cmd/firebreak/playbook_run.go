@@ -112,38 +112,35 @@ plan is ready), 1 when it fails, is rejected or aborted, 2 for bad input.`,
 			if err != nil {
 				return usageError{fmt.Errorf("playbook %s: %w", pb.Metadata.Name, err)}
 			}
-			s, err := g.connect(cmd.Context(), cmd)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = s.stop() }()
-			mode := workflows.ModeRun
-			if plan {
-				mode = workflows.ModePlan
-			}
-			if id == "" {
-				id = fmt.Sprintf("playbook-%s-%s", pb.Metadata.Name, time.Now().UTC().Format("20060102-150405.000"))
-			}
-			in := workflows.PlaybookInput{Playbook: pb, Inputs: vals, Mode: mode, Requester: g.requester(as), Origin: "cli"}
-			run, err := s.client.ExecuteWorkflow(cmd.Context(), client.StartWorkflowOptions{
-				ID: id, TaskQueue: s.cfg.Temporal.TaskQueue,
-			}, workflows.PlaybookWorkflow, in)
-			if err != nil {
-				return fmt.Errorf("start %s: %w", pb.Metadata.Name, err)
-			}
-			out := cmd.OutOrStdout()
-			if detach {
-				fmt.Fprintln(out, run.GetID())
-				return nil
-			}
-			if !jsonOut {
-				fmt.Fprintf(out, "run %s of %s (%s mode) started as %s\n", run.GetID(), pb.Metadata.Name, mode, in.Requester)
-			}
-			res, err := follow(cmd.Context(), s.client, run, out, pollEvery, jsonOut)
-			if err != nil {
-				return err
-			}
-			return report(out, res, jsonOut)
+			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+				mode := workflows.ModeRun
+				if plan {
+					mode = workflows.ModePlan
+				}
+				if id == "" {
+					id = fmt.Sprintf("playbook-%s-%s", pb.Metadata.Name, time.Now().UTC().Format("20060102-150405.000"))
+				}
+				in := workflows.PlaybookInput{Playbook: pb, Inputs: vals, Mode: mode, Requester: g.requester(as), Origin: "cli"}
+				run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+					ID: id, TaskQueue: s.cfg.Temporal.TaskQueue,
+				}, workflows.PlaybookWorkflow, in)
+				if err != nil {
+					return fmt.Errorf("start %s: %w", pb.Metadata.Name, err)
+				}
+				out := cmd.OutOrStdout()
+				if detach {
+					fmt.Fprintln(out, run.GetID())
+					return nil
+				}
+				if !jsonOut {
+					fmt.Fprintf(out, "run %s of %s (%s mode) started as %s\n", run.GetID(), pb.Metadata.Name, mode, in.Requester)
+				}
+				res, err := follow(ctx, s.client, run, out, pollEvery, jsonOut)
+				if err != nil {
+					return err
+				}
+				return report(out, res, jsonOut)
+			})
 		},
 	}
 	cmd.Flags().StringArrayVarP(&inputs, "input", "i", nil, "playbook input as key=value (repeatable)")
@@ -308,27 +305,24 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Short: "Show a run's steps, open approvals (with plan hashes) and tasks",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.connect(cmd.Context(), cmd)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = s.stop() }()
-			st, err := queryStatus(cmd.Context(), s.client, args[0])
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if jsonOut {
-				return writeIndentedJSON(out, st)
-			}
-			fmt.Fprintf(out, "%s: %s (requested by %s)\n", st.Playbook, st.Status, st.Requester)
-			for _, step := range st.Steps {
-				fmt.Fprintf(out, "  %-24s %-20s %s\n", step.ID, step.Status, firstNonEmpty(step.Error, step.Task, step.Summary))
-				if a := step.Approval; a != nil && a.Open {
-					fmt.Fprintf(out, "  %-24s   plan %s: %s; %d of %d approvals; approvers: %s\n", "", a.PlanHash, a.Plan.Summary, len(a.Approvers), a.Min, strings.Join(a.Eligible, ", "))
+			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+				st, err := queryStatus(ctx, s.client, args[0])
+				if err != nil {
+					return err
 				}
-			}
-			return nil
+				out := cmd.OutOrStdout()
+				if jsonOut {
+					return writeIndentedJSON(out, st)
+				}
+				fmt.Fprintf(out, "%s: %s (requested by %s)\n", st.Playbook, st.Status, st.Requester)
+				for _, step := range st.Steps {
+					fmt.Fprintf(out, "  %-24s %-20s %s\n", step.ID, step.Status, firstNonEmpty(step.Error, step.Task, step.Summary))
+					if a := step.Approval; a != nil && a.Open {
+						fmt.Fprintf(out, "  %-24s   plan %s: %s; %d of %d approvals; approvers: %s\n", "", a.PlanHash, a.Plan.Summary, len(a.Approvers), a.Min, strings.Join(a.Eligible, ", "))
+					}
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
@@ -401,27 +395,24 @@ func newVoteCommand(g *globals, approve bool) *cobra.Command {
 			if approve && hash == "" {
 				return usageError{errors.New("--plan-hash is required: approve exactly the plan you reviewed (see `firebreak playbook status`)")}
 			}
-			s, err := g.connect(cmd.Context(), cmd)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = s.stop() }()
-			var res workflows.VoteResult
-			err = update(cmd.Context(), s.client, args[0], workflows.UpdateApprove, workflows.Vote{
-				StepID: args[1], Approver: g.requester(as), PlanHash: hash, Approve: approve, Comment: comment, Origin: "cli",
-			}, &res)
-			if err != nil {
-				return err
-			}
-			switch {
-			case res.Rejected:
-				fmt.Fprintf(cmd.OutOrStdout(), "rejected step %s\n", res.StepID)
-			case res.Released:
-				fmt.Fprintf(cmd.OutOrStdout(), "approved step %s (%d of %d: %s); it runs now\n", res.StepID, res.Approvals, res.Needed, strings.Join(res.Approvers, ", "))
-			default:
-				fmt.Fprintf(cmd.OutOrStdout(), "approved step %s (%d of %d: %s)\n", res.StepID, res.Approvals, res.Needed, strings.Join(res.Approvers, ", "))
-			}
-			return nil
+			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+				var res workflows.VoteResult
+				err := update(ctx, s.client, args[0], workflows.UpdateApprove, workflows.Vote{
+					StepID: args[1], Approver: g.requester(as), PlanHash: hash, Approve: approve, Comment: comment, Origin: "cli",
+				}, &res)
+				if err != nil {
+					return err
+				}
+				switch {
+				case res.Rejected:
+					fmt.Fprintf(cmd.OutOrStdout(), "rejected step %s\n", res.StepID)
+				case res.Released:
+					fmt.Fprintf(cmd.OutOrStdout(), "approved step %s (%d of %d: %s); it runs now\n", res.StepID, res.Approvals, res.Needed, strings.Join(res.Approvers, ", "))
+				default:
+					fmt.Fprintf(cmd.OutOrStdout(), "approved step %s (%d of %d: %s)\n", res.StepID, res.Approvals, res.Needed, strings.Join(res.Approvers, ", "))
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&as, "as", "", "who is voting (default $FIREBREAK_USER or $USER)")
@@ -439,19 +430,16 @@ func newCompleteCommand(g *globals) *cobra.Command {
 		Short: "Mark a manual task done",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.connect(cmd.Context(), cmd)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = s.stop() }()
-			var st workflows.StepState
-			if err := update(cmd.Context(), s.client, args[0], workflows.UpdateCompleteTask, workflows.TaskCompletion{
-				StepID: args[1], Actor: g.requester(as), Note: note, Origin: "cli",
-			}, &st); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "task %s %s\n", st.ID, st.Summary)
-			return nil
+			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+				var st workflows.StepState
+				if err := update(ctx, s.client, args[0], workflows.UpdateCompleteTask, workflows.TaskCompletion{
+					StepID: args[1], Actor: g.requester(as), Note: note, Origin: "cli",
+				}, &st); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "task %s %s\n", st.ID, st.Summary)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&as, "as", "", "who did it (default $FIREBREAK_USER or $USER)")
@@ -466,18 +454,15 @@ func newSignalCommand(g *globals) *cobra.Command {
 		Short: "Release `wait: {signal: NAME}` steps",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.connect(cmd.Context(), cmd)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = s.stop() }()
-			if err := s.client.SignalWorkflow(cmd.Context(), args[0], "", workflows.SignalResume, workflows.Resume{
-				Name: args[1], Actor: g.requester(as), Origin: "cli",
-			}); err != nil {
-				return fmt.Errorf("signal %s: %w", args[0], err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "sent %s to %s\n", args[1], args[0])
-			return nil
+			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+				if err := s.client.SignalWorkflow(ctx, args[0], "", workflows.SignalResume, workflows.Resume{
+					Name: args[1], Actor: g.requester(as), Origin: "cli",
+				}); err != nil {
+					return fmt.Errorf("signal %s: %w", args[0], err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "sent %s to %s\n", args[1], args[0])
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&as, "as", "", "who sent it (default $FIREBREAK_USER or $USER)")
@@ -491,19 +476,16 @@ func newAbortCommand(g *globals) *cobra.Command {
 		Short: "Abort a run between or during steps (rolling back if the playbook says so)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.connect(cmd.Context(), cmd)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = s.stop() }()
-			var state string
-			if err := update(cmd.Context(), s.client, args[0], workflows.UpdateAbort, workflows.AbortRequest{
-				Actor: g.requester(as), Reason: reason, Origin: "cli",
-			}, &state); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", args[0], state)
-			return nil
+			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+				var state string
+				if err := update(ctx, s.client, args[0], workflows.UpdateAbort, workflows.AbortRequest{
+					Actor: g.requester(as), Reason: reason, Origin: "cli",
+				}, &state); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", args[0], state)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&as, "as", "", "who aborts (default $FIREBREAK_USER or $USER)")
