@@ -26,7 +26,13 @@ func startDev(t *testing.T, dataDir string, env ...string) *harness.Dev {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = d.Stop(10 * time.Second) })
+	t.Cleanup(func() {
+		_ = d.Stop(10 * time.Second)
+		// Built with GOFLAGS=-race, the binary reports races on its output.
+		if strings.Contains(d.Output(), "WARNING: DATA RACE") {
+			t.Errorf("data race in firebreak dev:\n%s", d.Output())
+		}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := d.WaitReady(ctx, d.URL("/readyz")); err != nil {
