@@ -213,6 +213,14 @@ func TestSlackIncidentEndToEnd(t *testing.T) {
 		c, _ := e.fake.Channel(ch.ID)
 		return contains(c.Members, "U0DECL") && contains(c.Members, "U0SRE") && contains(c.Members, "U0IC1") && contains(c.Members, "U0IC2")
 	})
+	// The summary suggests the library's triage playbooks; a Run click
+	// without the required inputs says which are missing.
+	if v := buttonValue(t, summary.Blocks, fslack.ActionRunPlaybook); v != "slack-contain" {
+		t.Fatalf("suggested playbook %q", v)
+	}
+	if got := e.click("U0DECL", ch, fslack.ActionRunPlaybook, "slack-contain"); !strings.Contains(got, `input \"host\" is required`) {
+		t.Fatalf("run button without inputs: %s", got)
+	}
 
 	// Slack's retry of the same command declares nothing new.
 	again := e.command("U0DECL", "C0GENERAL", "general", `declare "Checkout is down" sev2`, "trig-declare", map[string]string{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
@@ -458,6 +466,9 @@ func buttonValue(t *testing.T, blocks json.RawMessage, actionID string) string {
 	}
 	for _, b := range bs {
 		els, _ := b["elements"].([]any)
+		if acc, ok := b["accessory"]; ok {
+			els = append(els, acc)
+		}
 		for _, el := range els {
 			m, _ := el.(map[string]any)
 			if m["action_id"] == actionID {

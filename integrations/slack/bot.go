@@ -229,7 +229,7 @@ func (b *Bot) declare(ctx context.Context, req asker, cmd Command) reply {
 	}
 	d := workflows.DeclareRequest{
 		Title: cmd.Title, Severity: cmd.Severity, DeclaredBy: req.User, Origin: "slack", RequestID: req.ID,
-		Slack: &workflows.IncidentSlack{Invite: append(append([]string{}, b.o.Access.Invite...), b.o.Access.Responders...), Announce: b.o.Channels.Announce, Suggested: b.o.Channels.Suggested},
+		Slack: &workflows.IncidentSlack{Invite: append(append([]string{}, b.o.Access.Invite...), b.o.Access.Responders...), Announce: b.o.Channels.Announce, Suggested: b.suggested()},
 		Run:   run, Config: b.o.Config,
 	}
 	ctx, cancel := b.callCtx(ctx)
@@ -255,6 +255,28 @@ func (b *Bot) declare(ctx context.Context, req asker, cmd Command) reply {
 	}
 	b.o.Log.Info("incident declared", "key", res.Key, "user", req.User, "existing", res.Existing)
 	return inChannel(fmt.Sprintf(":rotating_light: <@%s> declared *%s* (%s): %s. The incident channel is being created.", req.User, res.Key, cmd.Severity, escText(cmd.Title)))
+}
+
+// suggested are the playbooks offered as Run buttons on a new incident:
+// channels.suggested, else the library's playbooks tagged "triage".
+func (b *Bot) suggested() []string {
+	if len(b.o.Channels.Suggested) > 0 {
+		return b.o.Channels.Suggested
+	}
+	lib, err := b.o.Playbooks()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, pb := range lib {
+		for _, tag := range pb.Metadata.Tags {
+			if tag == "triage" {
+				out = append(out, pb.Metadata.Name)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // runRequest resolves a playbook and its inputs, or explains what is wrong.
