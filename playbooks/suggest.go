@@ -18,7 +18,7 @@ func suggest(word string, candidates []string) string {
 		if normalizeName(c) == norm {
 			return fmt.Sprintf(" (did you mean %q?)", c)
 		}
-		dist := editDistance(word, c)
+		dist := EditDistance(word, c)
 		if bestDist < 0 || dist < bestDist {
 			best, bestDist = c, dist
 		}
@@ -34,9 +34,10 @@ func normalizeName(s string) string {
 	return strings.NewReplacer("_", "", "-", "", ".", "").Replace(strings.ToLower(s))
 }
 
-// editDistance is the optimal string alignment distance between a and b
-// by runes: Levenshtein plus adjacent swaps, the commonest typo.
-func editDistance(a, b string) int {
+// EditDistance is the optimal string alignment distance between a and b
+// by runes: Levenshtein plus adjacent swaps, the commonest typo. The Slack
+// command parser uses it for its own "did you mean".
+func EditDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	// Names are short; cap the work anyway since inputs come from files.
 	if len(ra) > 64 || len(rb) > 64 {

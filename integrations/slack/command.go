@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/firebreak-ir/firebreak/playbooks"
 )
 
 // Verbs of the /incident command.
@@ -542,42 +544,11 @@ func closestVerb(s string) string {
 		if len(s) >= 2 && strings.HasPrefix(c.verb, s) {
 			return c.verb
 		}
-		if d := editDistance(s, c.verb); d < bestD {
+		if d := playbooks.EditDistance(s, c.verb); d < bestD {
 			best, bestD = c.verb, d
 		}
 	}
 	return best
-}
-
-// editDistance is the optimal string alignment distance: insertions,
-// deletions, substitutions and adjacent transpositions ("decalre").
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 32 {
-		// Nothing that long is a typo of a verb.
-		return len(ra)
-	}
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range rb {
-		d[0][j+1] = j + 1
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }
 
 // incidentStatuses are the statuses `status` can move an incident to;
