@@ -254,7 +254,7 @@ func (b *Bot) declare(ctx context.Context, req asker, cmd Command) reply {
 		return ephemeral("Could not declare the incident: %s", refusal(err))
 	}
 	b.o.Log.Info("incident declared", "key", res.Key, "user", req.User, "existing", res.Existing)
-	return inChannel(fmt.Sprintf(":rotating_light: <@%s> declared *%s* (%s): %s. The incident channel is being created.", req.User, res.Key, cmd.Severity, escText(cmd.Title)))
+	return inChannel(fmt.Sprintf(":rotating_light: <@%s> declared *%s* (%s): %s. The incident channel is being created.", req.User, res.Key, cmd.Severity, esc(cmd.Title)))
 }
 
 // suggested are the playbooks offered as Run buttons on a new incident:
@@ -290,13 +290,13 @@ func (b *Bot) runRequest(req asker, cmd Command, mode string) (workflows.RunRequ
 		if pb.Metadata.Name == cmd.Playbook {
 			inputs, err := playbooks.ResolveInputs(pb, cmd.InputMap())
 			if err != nil {
-				return workflows.RunRequest{}, fmt.Sprintf("Playbook `%s`: %s", pb.Metadata.Name, escText(err.Error()))
+				return workflows.RunRequest{}, fmt.Sprintf("Playbook `%s`: %s", pb.Metadata.Name, esc(err.Error()))
 			}
 			return workflows.RunRequest{Playbook: pb, Inputs: inputs, Mode: mode, Actor: req.User, Origin: "slack", RequestID: req.ID, Channel: req.Channel}, ""
 		}
 		names = append(names, "`"+pb.Metadata.Name+"`")
 	}
-	return workflows.RunRequest{}, fmt.Sprintf("No playbook named `%s`. Available: %s.", escText(cmd.Playbook), strings.Join(names, ", "))
+	return workflows.RunRequest{}, fmt.Sprintf("No playbook named `%s`. Available: %s.", esc(cmd.Playbook), strings.Join(names, ", "))
 }
 
 func (b *Bot) incidentState(ctx context.Context, key string) (workflows.IncidentState, error) {
@@ -384,7 +384,7 @@ func (b *Bot) update(ctx context.Context, workflowID, name, updateID string, arg
 func refusal(err error) string {
 	var appErr interface{ Message() string }
 	if errors.As(err, &appErr) {
-		return escText(appErr.Message())
+		return esc(appErr.Message())
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "Firebreak did not answer in time; try again in a moment."
@@ -403,7 +403,7 @@ func (b *Bot) status(ctx context.Context, key string) reply {
 		return ephemeral("Could not read %s: %s", key, refusal(err))
 	}
 	var lines []string
-	lines = append(lines, fmt.Sprintf("*%s* %s — %s, %s", st.Key, escText(st.Title), st.Severity, st.Status))
+	lines = append(lines, fmt.Sprintf("*%s* %s — %s, %s", st.Key, esc(st.Title), st.Severity, st.Status))
 	for _, r := range workflows.IncidentRoles() {
 		if u := st.Roles[r]; u != "" {
 			lines = append(lines, fmt.Sprintf("%s: <@%s>", r, u))
@@ -441,7 +441,7 @@ func (b *Bot) timeline(ctx context.Context, key string) reply {
 			line += " by <@" + e.Actor + ">"
 		}
 		if e.Detail != "" {
-			line += ": " + escText(truncate(e.Detail, 200))
+			line += ": " + esc(truncate(e.Detail, 200))
 		}
 		lines = append(lines, line)
 	}
@@ -555,7 +555,7 @@ func (b *Bot) completeTask(ctx context.Context, req asker, key, step, note strin
 			return inChannel(fmt.Sprintf(":ballot_box_with_check: <@%s> finished `%s` in `%s`.", req.User, step, r.Playbook))
 		}
 	}
-	return ephemeral("No running playbook in %s has a task `%s` waiting; `/incident status` lists the steps.", key, escText(step))
+	return ephemeral("No running playbook in %s has a task `%s` waiting; `/incident status` lists the steps.", key, esc(step))
 }
 
 // showApproval answers `/incident approve <step>` with the plan and the
@@ -565,7 +565,7 @@ func (b *Bot) showApproval(ctx context.Context, req asker, key, step string) rep
 	defer cancel()
 	runID, s, err := b.findApproval(ctx, key, step)
 	if err != nil {
-		return ephemeral("%s", escText(err.Error()))
+		return ephemeral("%s", esc(err.Error()))
 	}
 	blocks, text := ApprovalRequest(runID, s, "")
 	return reply{ResponseType: goslack.ResponseTypeEphemeral, Text: text, Blocks: blocks}
@@ -578,7 +578,7 @@ func (b *Bot) vote(ctx context.Context, req asker, key string, ref ApprovalRef, 
 	if ref.Run == "" {
 		runID, s, err := b.findApproval(ctx, key, ref.Step)
 		if err != nil {
-			return ephemeral("%s", escText(err.Error()))
+			return ephemeral("%s", esc(err.Error()))
 		}
 		ref.Run, ref.PlanHash = runID, s.Approval.PlanHash
 	}
@@ -613,8 +613,4 @@ func sentence(err error) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-func escText(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
