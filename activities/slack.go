@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	goslack "github.com/slack-go/slack"
@@ -74,7 +75,7 @@ func (s *Slack) CreateIncidentChannel(ctx context.Context, in CreateChannelInput
 		return ChannelResult{ID: ch.ID, Name: ch.Name}, nil
 	}
 	if !isSlackError(err, "name_taken") {
-		return ChannelResult{}, slackErr("create channel #"+name, err)
+		return ChannelResult{}, SlackError("create channel #"+name, err)
 	}
 	found, ferr := s.findChannel(ctx, name)
 	if ferr != nil {
@@ -88,7 +89,7 @@ func (s *Slack) findChannel(ctx context.Context, name string) (ChannelResult, er
 	for {
 		chans, next, err := s.API.GetConversationsContext(ctx, params)
 		if err != nil {
-			return ChannelResult{}, slackErr("list channels", err)
+			return ChannelResult{}, SlackError("list channels", err)
 		}
 		for _, c := range chans {
 			if c.Name == name {
@@ -115,7 +116,7 @@ func (s *Slack) SetUpChannel(ctx context.Context, in SetUpChannelInput) error {
 	// User group IDs (S…) invite their members.
 	var users []string
 	add := func(u string) {
-		if u != "" && !contains(users, u) {
+		if u != "" && !slices.Contains(users, u) {
 			users = append(users, u)
 		}
 	}
@@ -126,7 +127,7 @@ func (s *Slack) SetUpChannel(ctx context.Context, in SetUpChannelInput) error {
 		}
 		members, err := s.API.GetUserGroupMembersContext(ctx, u)
 		if err != nil {
-			return slackErr("members of user group "+u, err)
+			return SlackError("members of user group "+u, err)
 		}
 		for _, m := range members {
 			add(m)
@@ -134,24 +135,15 @@ func (s *Slack) SetUpChannel(ctx context.Context, in SetUpChannelInput) error {
 	}
 	if len(users) > 0 {
 		if _, err := s.API.InviteUsersToConversationContext(ctx, in.Channel, users...); err != nil && !isSlackError(err, "already_in_channel") {
-			return slackErr("invite to "+in.Channel, err)
+			return SlackError("invite to "+in.Channel, err)
 		}
 	}
 	if in.Topic != "" {
 		if _, err := s.API.SetTopicOfConversationContext(ctx, in.Channel, in.Topic); err != nil {
-			return slackErr("set topic of "+in.Channel, err)
+			return SlackError("set topic of "+in.Channel, err)
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // SummaryInput posts (TS empty) or updates (TS set) the summary message.
@@ -174,13 +166,13 @@ func (s *Slack) PostIncidentSummary(ctx context.Context, in SummaryInput) (PostR
 	if in.TS != "" {
 		_, ts, _, err := s.API.UpdateMessageContext(ctx, in.Channel, in.TS, opts...)
 		if err != nil {
-			return PostResult{}, slackErr("update summary", err)
+			return PostResult{}, SlackError("update summary", err)
 		}
 		return PostResult{Channel: in.Channel, TS: ts}, nil
 	}
 	ch, ts, err := s.API.PostMessageContext(ctx, in.Channel, opts...)
 	if err != nil {
-		return PostResult{}, slackErr("post summary", err)
+		return PostResult{}, SlackError("post summary", err)
 	}
 	return PostResult{Channel: ch, TS: ts}, nil
 }
@@ -200,7 +192,7 @@ func (s *Slack) Post(ctx context.Context, in PostInput) (PostResult, error) {
 	}
 	ch, ts, err := s.API.PostMessageContext(ctx, in.Channel, opts...)
 	if err != nil {
-		return PostResult{}, slackErr("post to "+in.Channel, err)
+		return PostResult{}, SlackError("post to "+in.Channel, err)
 	}
 	return PostResult{Channel: ch, TS: ts}, nil
 }
@@ -213,9 +205,10 @@ func isSlackError(err error, code string) bool {
 	return err != nil && err.Error() == code
 }
 
-// slackErr keeps rate limits retryable (with Slack's delay) and makes
-// errors no retry can fix final.
-func slackErr(what string, err error) error {
+// SlackError turns a Slack Web API error into an activity error: rate
+// limits stay retryable after Slack's delay, errors no retry can fix are
+// final. Every Slack activity (these and integrations/slack's) uses it.
+func SlackError(what string, err error) error {
 	var rl *goslack.RateLimitedError
 	if errors.As(err, &rl) {
 		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: rate limited", what), "SlackRateLimited",

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,7 +212,7 @@ func TestSlackIncidentEndToEnd(t *testing.T) {
 	}
 	waitFor(t, func() bool {
 		c, _ := e.fake.Channel(ch.ID)
-		return contains(c.Members, "U0DECL") && contains(c.Members, "U0SRE") && contains(c.Members, "U0IC1") && contains(c.Members, "U0IC2")
+		return slices.Contains(c.Members, "U0DECL") && slices.Contains(c.Members, "U0SRE") && slices.Contains(c.Members, "U0IC1") && slices.Contains(c.Members, "U0IC2")
 	})
 	// The summary suggests the library's triage playbooks; a Run click
 	// without the required inputs says which are missing.
@@ -446,15 +447,6 @@ func TestSlackRejectsUnverifiedRequests(t *testing.T) {
 			t.Errorf("%s unsigned: %d", path, code)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // buttonValue finds the value of the button with actionID in blocks.

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -435,7 +436,7 @@ func (inc *incident) runFinished(ctx workflow.Context, f RunFinished) {
 			if e.Kind == EventRunStarted || e.Kind == EventRunFinished {
 				continue
 			}
-			e.Resource = firstNonEmpty(e.Resource, f.RunID)
+			e.Resource = cmp.Or(e.Resource, f.RunID)
 			inc.st.Timeline = append(inc.st.Timeline, e)
 		}
 		// Keep the post-mortem chronological: the run's events happened
@@ -444,18 +445,9 @@ func (inc *incident) runFinished(ctx workflow.Context, f RunFinished) {
 		for i := range inc.st.Timeline {
 			inc.st.Timeline[i].Seq = i + 1
 		}
-		inc.event(ctx, Event{Kind: EventPlaybookFinished, Outcome: f.Status, Resource: f.RunID, Detail: firstNonEmpty(f.Error, ref.Playbook)})
+		inc.event(ctx, Event{Kind: EventPlaybookFinished, Outcome: f.Status, Resource: f.RunID, Detail: cmp.Or(f.Error, ref.Playbook)})
 		inc.dirty = true
 	}
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // slackOptions: Slack calls retry for a while, then the incident goes on

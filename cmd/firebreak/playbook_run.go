@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -270,7 +271,7 @@ func report(out io.Writer, res workflows.PlaybookResult, jsonOut bool) error {
 	} else {
 		fmt.Fprintf(out, "\n%s %s\n", res.Playbook, res.Status)
 		for _, s := range res.Steps {
-			fmt.Fprintf(out, "  %-24s %-20s %s\n", s.ID, s.Status, firstNonEmpty(s.Error, s.Summary))
+			fmt.Fprintf(out, "  %-24s %-20s %s\n", s.ID, s.Status, cmp.Or(s.Error, s.Summary))
 		}
 	}
 	switch res.Status {
@@ -287,15 +288,6 @@ func approvalWho(a *playbooks.Approval) string {
 		who = append([]string{"group " + a.Group}, who...)
 	}
 	return strings.Join(who, ", ")
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func newStatusCommand(g *globals) *cobra.Command {
@@ -316,7 +308,7 @@ func newStatusCommand(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(out, "%s: %s (requested by %s)\n", st.Playbook, st.Status, st.Requester)
 				for _, step := range st.Steps {
-					fmt.Fprintf(out, "  %-24s %-20s %s\n", step.ID, step.Status, firstNonEmpty(step.Error, step.Task, step.Summary))
+					fmt.Fprintf(out, "  %-24s %-20s %s\n", step.ID, step.Status, cmp.Or(step.Error, step.Task, step.Summary))
 					if a := step.Approval; a != nil && a.Open {
 						fmt.Fprintf(out, "  %-24s   plan %s: %s; %d of %d approvals; approvers: %s\n", "", a.PlanHash, a.Plan.Summary, len(a.Approvers), a.Min, strings.Join(a.Eligible, ", "))
 					}

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -9,7 +10,6 @@ import (
 
 	goslack "github.com/slack-go/slack"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 	"golang.org/x/time/rate"
 
 	"github.com/firebreak-ir/firebreak/activities"
@@ -113,11 +113,11 @@ func (n *Notifier) PostRunPlan(ctx context.Context, in workflows.RunPlanNotice) 
 		Content: full, FileSize: len(full), Filename: "plan.txt", Title: "Full plan of " + in.Playbook,
 		Channel: posted.Channel, ThreadTimestamp: posted.TS,
 	}); err != nil {
-		return posted, activityError("upload full plan", err)
+		return posted, activities.SlackError("upload full plan", err)
 	}
 	link, err := n.API.GetPermalinkContext(ctx, &goslack.PermalinkParameters{Channel: posted.Channel, Ts: posted.TS})
 	if err != nil {
-		return posted, activityError("link full plan", err)
+		return posted, activities.SlackError("link full plan", err)
 	}
 	blocks, text = PlanMessage(in.Playbook, in.RunID, in.Plan, link)
 	return n.post(ctx, posted.Channel, posted.TS, blocks, text)
@@ -133,20 +133,13 @@ func planText(in workflows.RunPlanNotice) string {
 			fmt.Fprintf(&b, "     - %s\n", c)
 		}
 		if s.Approval != nil {
-			fmt.Fprintf(&b, "     approval: %d from %s\n", max(s.Approval.Min, 1), firstNonEmptyStr(s.Approval.Group, strings.Join(s.Approval.Users, ", ")))
+			fmt.Fprintf(&b, "     approval: %d from %s\n", max(s.Approval.Min, 1), cmp.Or(s.Approval.Group, strings.Join(s.Approval.Users, ", ")))
 		}
 		if s.Note != "" {
 			fmt.Fprintf(&b, "     (%s)\n", s.Note)
 		}
 	}
 	return b.String()
-}
-
-func firstNonEmptyStr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // UpdateRunStatus posts the run's status message, or updates it in place.
@@ -192,24 +185,15 @@ func (n *Notifier) post(ctx context.Context, channel, ts string, blocks []goslac
 	if ts != "" {
 		_, newTS, _, err := n.API.UpdateMessageContext(ctx, channel, ts, opts...)
 		if err != nil {
-			return workflows.SlackPosted{}, activityError("update message", err)
+			return workflows.SlackPosted{}, activities.SlackError("update message", err)
 		}
 		return workflows.SlackPosted{Channel: channel, TS: newTS}, nil
 	}
 	ch, newTS, err := n.API.PostMessageContext(ctx, channel, opts...)
 	if err != nil {
-		return workflows.SlackPosted{}, activityError("post message", err)
+		return workflows.SlackPosted{}, activities.SlackError("post message", err)
 	}
 	return workflows.SlackPosted{Channel: ch, TS: newTS}, nil
-}
-
-// activityError keeps a rate limit retryable after Slack's Retry-After.
-func activityError(what string, err error) error {
-	if rl, ok := err.(*goslack.RateLimitedError); ok {
-		return temporal.NewApplicationErrorWithOptions(what+": rate limited", "SlackRateLimited",
-			temporal.ApplicationErrorOptions{NextRetryDelay: rl.RetryAfter, Cause: err})
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }
 
 // mentionOf renders a member list as Slack mentions: user groups as
