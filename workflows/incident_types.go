@@ -90,6 +90,12 @@ type IncidentSlack struct {
 	Announce string `json:"announce,omitempty"`
 	// Suggested playbooks get a button on the summary.
 	Suggested []string `json:"suggested,omitempty"`
+	// DeclaredIn is the channel the declare came from; it hears the
+	// incident's key once the incident channel exists.
+	DeclaredIn string `json:"declared_in,omitempty"`
+	// Private makes the incident channel private; the announcement and the
+	// channel it was declared in then only learn that an incident exists.
+	Private bool `json:"private,omitempty"`
 }
 
 // IncidentState is the incident as it stands.
