@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -55,8 +57,8 @@ func (b *Bot) serveInteraction(w http.ResponseWriter, r *http.Request) {
 
 // respond posts to a response_url after the request has been answered,
 // so the 3-second budget is spent on the Temporal call alone.
-func (b *Bot) respond(url string, resp *reply) {
-	if resp == nil || url == "" {
+func (b *Bot) respond(responseURL string, resp *reply) {
+	if resp == nil || responseURL == "" {
 		return
 	}
 	b.background.Add(1)
@@ -68,18 +70,40 @@ func (b *Bot) respond(url string, resp *reply) {
 		if err != nil {
 			return
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(body))
 		if err != nil {
 			return
 		}
 		req.Header.Set("Content-Type", "application/json")
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
-			b.o.Log.Warn("response_url post failed", "err", err)
+			b.o.Log.Warn("response_url post failed", "err", withoutURL(err, responseURL))
 			return
 		}
 		res.Body.Close()
+		if res.StatusCode/100 != 2 {
+			b.o.Log.Warn("response_url post refused", "status", res.StatusCode)
+		}
 	}()
+}
+
+// withoutURL describes a failed request without its URL: a response_url
+// is a credential (anyone holding it can post as the app for a while),
+// and *url.Error puts the whole URL in its message.
+func withoutURL(err error, rawURL string) string {
+	msg := err.Error()
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		msg = ue.Op + ": " + ue.Err.Error()
+	}
+	// The inner error may quote the URL too (a redirect, a parse error).
+	if rawURL != "" {
+		msg = strings.ReplaceAll(msg, rawURL, "[response_url]")
+	}
+	if u, perr := url.Parse(rawURL); perr == nil && u.Path != "" && u.Path != "/" {
+		msg = strings.ReplaceAll(msg, u.Path, "/[redacted]")
+	}
+	return msg
 }
 
 // HandleInteraction answers a button click or the message shortcut; the
