@@ -384,7 +384,7 @@ func (b *Bot) update(ctx context.Context, workflowID, name, updateID string, arg
 func refusal(err error) string {
 	var appErr interface{ Message() string }
 	if errors.As(err, &appErr) {
-		return esc(appErr.Message())
+		return escKeepChannelLinks(appErr.Message())
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "Firebreak did not answer in time; try again in a moment."
@@ -393,6 +393,35 @@ func refusal(err error) string {
 		return "this incident is not known to Firebreak (was it declared here?)"
 	}
 	return "something went wrong on Firebreak's side; an operator can find it in the logs."
+}
+
+// escKeepChannelLinks escapes s for mrkdwn except channel links of the
+// exact shape <#C0123ABC>, which validators use to point at the right
+// channel. A channel link cannot notify anyone, so letting one through
+// (even from text a person typed) is harmless; everything else, such as
+// <!channel> or <#C1|label>, stays escaped.
+func escKeepChannelLinks(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "<#")
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i:], '>')
+		if j < 0 {
+			break
+		}
+		id := s[i+2 : i+j]
+		if !channelIDRE.MatchString(id) {
+			b.WriteString(esc(s[:i+2]))
+			s = s[i+2:]
+			continue
+		}
+		b.WriteString(esc(s[:i]) + "<#" + id + ">")
+		s = s[i+j+1:]
+	}
+	b.WriteString(esc(s))
+	return b.String()
 }
 
 func (b *Bot) status(ctx context.Context, key string) reply {
