@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/firebreak-ir/firebreak/activities"
+	"github.com/firebreak-ir/firebreak/workflows/policy"
 )
 
 // maxHistoryEvents is where an incident continues as new even if the
@@ -43,6 +44,7 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (IncidentState, er
 		inc.st = &IncidentState{
 			Key: in.Key, Title: in.Title, Severity: normalizeSeverity(in.Severity), Status: StatusDeclared,
 			Roles: map[string]string{}, DeclaredBy: in.DeclaredBy, DeclaredAt: workflow.Now(ctx),
+			Private: in.Slack != nil && in.Slack.Private,
 		}
 	} else {
 		inc.st = in.State
@@ -66,8 +68,16 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (IncidentState, er
 			inc.openChannel(ctx)
 		}
 		if in.Run != nil {
-			if _, err := inc.startRun(ctx, *in.Run); err != nil {
-				inc.event(ctx, Event{Kind: EventRunRequested, Actor: in.Run.Actor, Outcome: "failed", Detail: err.Error()})
+			// The playbook asked for at declare time belongs to the new
+			// channel, and passes the same checks as one asked for there.
+			run := *in.Run
+			run.Channel = inc.st.Channel
+			err := inc.validateRun(ctx, run)
+			if err == nil {
+				_, err = inc.startRun(ctx, run)
+			}
+			if err != nil {
+				inc.event(ctx, Event{Kind: EventRunRequested, Actor: run.Actor, Origin: run.Origin, Outcome: "refused", Detail: err.Error()})
 			}
 		}
 	}
@@ -156,14 +166,20 @@ func normalizeSeverity(s string) string {
 }
 
 func (inc *incident) register(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (IncidentState, error) {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func(q QueryRequest) (IncidentState, error) {
+		if err := inc.allow(policy.ReadStatus, q.actor()); err != nil {
+			return IncidentState{}, err
+		}
 		cp := *inc.st
 		cp.Timeline = nil // the timeline query returns it
 		return cp, nil
 	}); err != nil {
 		return err
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryTimeline, func() ([]Event, error) {
+	if err := workflow.SetQueryHandler(ctx, QueryTimeline, func(q QueryRequest) ([]Event, error) {
+		if err := inc.allow(policy.ReadTimeline, q.actor()); err != nil {
+			return nil, err
+		}
 		return slices.Clone(inc.st.Timeline), nil
 	}); err != nil {
 		return err
@@ -188,21 +204,13 @@ func (inc *incident) register(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: inc.validateRun})
 }
 
-func needActor(r ChangeRequest) error {
-	if strings.TrimSpace(r.Actor) == "" {
-		return errors.New("a change needs the identity of who made it")
-	}
-	return nil
-}
-
-// fromOwnChannel refuses Slack requests from a channel other than the
-// incident's: channel names are how the bot finds the incident, and anyone
-// can name a channel.
-func (inc *incident) fromOwnChannel(channel string) error {
-	if channel != "" && inc.st.Channel != "" && channel != inc.st.Channel {
-		return fmt.Errorf("this is not %s's channel; use <#%s>", inc.st.Key, inc.st.Channel)
-	}
-	return nil
+// allow asks the policy with what the incident knows itself: its
+// commander, its bound channel and whether it is private.
+func (inc *incident) allow(op policy.Op, a policy.Actor) error {
+	return policy.Decide(op, a, &policy.Incident{
+		Key: inc.st.Key, Commander: inc.st.Roles[RoleCommander], KnowsCommander: true,
+		Channel: inc.st.Channel, Private: inc.st.Private,
+	})
 }
 
 func (inc *incident) notResolved() error {
@@ -213,10 +221,7 @@ func (inc *incident) notResolved() error {
 }
 
 func (inc *incident) validateNote(_ workflow.Context, r ChangeRequest) error {
-	if err := needActor(r); err != nil {
-		return err
-	}
-	if err := inc.fromOwnChannel(r.Channel); err != nil {
+	if err := inc.allow(policy.Note, r.actor()); err != nil {
 		return err
 	}
 	if strings.TrimSpace(r.Text) == "" {
@@ -231,14 +236,13 @@ func (inc *incident) note(ctx workflow.Context, r ChangeRequest) (IncidentState,
 }
 
 func (inc *incident) validateRole(_ workflow.Context, r ChangeRequest) error {
-	if err := needActor(r); err != nil {
-		return err
-	}
-	if err := inc.fromOwnChannel(r.Channel); err != nil {
-		return err
-	}
 	if !slices.Contains(IncidentRoles(), r.Role) {
 		return fmt.Errorf("unknown role %q: use %s", r.Role, strings.Join(IncidentRoles(), ", "))
+	}
+	// Taking the commander role needs commander rights, or the current
+	// commander handing over: it grants abort and resolve.
+	if err := inc.allow(policy.RoleOp(r.Role), r.actor()); err != nil {
+		return err
 	}
 	if strings.TrimSpace(r.User) == "" {
 		return fmt.Errorf("say who takes the %s role", r.Role)
@@ -259,10 +263,7 @@ func (inc *incident) setRole(ctx workflow.Context, r ChangeRequest) (IncidentSta
 }
 
 func (inc *incident) validateSeverity(_ workflow.Context, r ChangeRequest) error {
-	if err := needActor(r); err != nil {
-		return err
-	}
-	if err := inc.fromOwnChannel(r.Channel); err != nil {
+	if err := inc.allow(policy.Severity, r.actor()); err != nil {
 		return err
 	}
 	if !slices.Contains(Severities(), r.Value) {
@@ -282,10 +283,7 @@ func (inc *incident) setSeverity(ctx workflow.Context, r ChangeRequest) (Inciden
 }
 
 func (inc *incident) validateStatus(_ workflow.Context, r ChangeRequest) error {
-	if err := needActor(r); err != nil {
-		return err
-	}
-	if err := inc.fromOwnChannel(r.Channel); err != nil {
+	if err := inc.allow(policy.Status, r.actor()); err != nil {
 		return err
 	}
 	if r.Value == StatusResolved {
@@ -305,10 +303,7 @@ func (inc *incident) setStatus(ctx workflow.Context, r ChangeRequest) (IncidentS
 }
 
 func (inc *incident) validateResolve(_ workflow.Context, r ChangeRequest) error {
-	if err := needActor(r); err != nil {
-		return err
-	}
-	if err := inc.fromOwnChannel(r.Channel); err != nil {
+	if err := inc.allow(policy.Resolve, r.actor()); err != nil {
 		return err
 	}
 	if err := inc.notResolved(); err != nil {
@@ -342,17 +337,19 @@ func (inc *incident) view() IncidentState {
 }
 
 func (inc *incident) validateRun(_ workflow.Context, r RunRequest) error {
-	if strings.TrimSpace(r.Actor) == "" {
-		return errors.New("a run needs the identity of who asked for it")
+	op := policy.Run
+	switch r.Mode {
+	case "", ModeRun:
+	case ModePlan:
+		op = policy.Plan
+	default:
+		return fmt.Errorf("unknown mode %q", r.Mode)
+	}
+	if err := inc.allow(op, r.actor()); err != nil {
+		return err
 	}
 	if r.Playbook == nil {
 		return errors.New("no playbook given")
-	}
-	if err := inc.fromOwnChannel(r.Channel); err != nil {
-		return err
-	}
-	if r.Mode != "" && r.Mode != ModeRun && r.Mode != ModePlan {
-		return fmt.Errorf("unknown mode %q", r.Mode)
 	}
 	if r.RequestID != "" {
 		for _, ref := range inc.st.Runs {

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/firebreak-ir/firebreak/activities"
+	"github.com/firebreak-ir/firebreak/workflows/policy"
 )
 
 // incidentEnv runs IncidentWorkflow with the real playbook activities and
@@ -87,12 +88,12 @@ steps:
     with: {message: "contain ${{ incident.key }} for ${{ incident.roles.commander }}"}
 `)
 	var midState IncidentState
-	note := e.change(time.Minute, UpdateNote, ChangeRequest{Actor: "U1", Text: "5xx on checkout", Origin: "slack"})
+	note := e.change(time.Minute, UpdateNote, ChangeRequest{Actor: "U1", Text: "5xx on checkout", Origin: "slack", Channel: "C0INC", Holds: []policy.Principal{policy.Noters}})
 	role := e.change(2*time.Minute, UpdateSetRole, ChangeRequest{Actor: "U1", Role: RoleCommander, User: "U_IC1"})
 	sev := e.change(3*time.Minute, UpdateSetSeverity, ChangeRequest{Actor: "U_IC1", Value: "SEV1"})
 	status := e.change(4*time.Minute, UpdateSetStatus, ChangeRequest{Actor: "U_IC1", Value: StatusInvestigating})
-	run := e.change(5*time.Minute, UpdateRunPlaybook, RunRequest{Playbook: pb, Actor: "U_IC1", Origin: "slack", RequestID: "trig-1"})
-	again := e.change(6*time.Minute, UpdateRunPlaybook, RunRequest{Playbook: pb, Actor: "U_IC1", Origin: "slack", RequestID: "trig-1"})
+	run := e.change(5*time.Minute, UpdateRunPlaybook, RunRequest{Playbook: pb, Actor: "U_IC1", Origin: "slack", Channel: "C0INC", RequestID: "trig-1"})
+	again := e.change(6*time.Minute, UpdateRunPlaybook, RunRequest{Playbook: pb, Actor: "U_IC1", Origin: "slack", Channel: "C0INC", RequestID: "trig-1"})
 	during := e.change(7*time.Minute, UpdateNote, ChangeRequest{Actor: "U1", Text: "while the playbook waits"})
 	e.env.RegisterDelayedCallback(func() { midState = e.state() }, 17*time.Minute)
 	lookalike := e.change(17*time.Minute+time.Second, UpdateNote, ChangeRequest{Actor: "U1", Text: "from a look-alike channel", Channel: "C0FAKE"})
@@ -284,5 +285,117 @@ func TestRegistryHandsOutKeysOnce(t *testing.T) {
 	}
 	if bad.rejected == nil || !strings.Contains(bad.rejected.Error(), "request ID") {
 		t.Fatalf("declare without request ID: %v", bad.rejected)
+	}
+}
+
+// TestIncidentEnforcesThePolicy sends Slack requests straight to the
+// workflow, as a client that skipped the bot's checks would: what the
+// incident knows (its commander, its channel) decides.
+func TestIncidentEnforcesThePolicy(t *testing.T) {
+	e := newIncidentEnv(t)
+	slack := func(user string, holds ...policy.Principal) ChangeRequest {
+		return ChangeRequest{Actor: user, Origin: "slack", Channel: "C0INC", Holds: holds}
+	}
+	role := func(r ChangeRequest, user string) ChangeRequest { r.Role, r.User = RoleCommander, user; return r }
+	var own, cli, other error
+	query := func(q ...any) error {
+		_, err := e.env.QueryWorkflow(QueryTimeline, q...)
+		return err
+	}
+	e.env.RegisterDelayedCallback(func() {
+		own = query(QueryRequest{User: "U0X", Origin: "slack", Channel: "C0INC"})
+		other = query(QueryRequest{User: "U0X", Origin: "slack", Channel: "C0FAKE"})
+		cli = query()
+	}, 30*time.Second)
+	cases := []struct {
+		name string
+		out  *updateOutcome
+		want string
+	}{
+		{"responder takes command", e.change(time.Minute, UpdateSetRole, role(slack("U_RESP", policy.Responders), "U_RESP")), "you are not allowed to assign the commander role"},
+		{"responder resolves", e.change(time.Minute+time.Second, UpdateResolve, slack("U_RESP", policy.Responders)), "you are not allowed to resolve incidents"},
+		{"responder from another channel", e.change(time.Minute+2*time.Second, UpdateSetSeverity, ChangeRequest{Actor: "U_RESP", Origin: "slack", Channel: "C0FAKE", Value: "SEV1", Holds: []policy.Principal{policy.Responders}}), "this is not INC-2026-0042's channel"},
+		{"slack request without a channel", e.change(time.Minute+3*time.Second, UpdateNote, ChangeRequest{Actor: "U_RESP", Origin: "slack", Text: "x", Holds: []policy.Principal{policy.Noters}}), "this is not INC-2026-0042's channel"},
+		{"commander appoints", e.change(2*time.Minute, UpdateSetRole, role(slack("U_CMD", policy.Commanders), "U_IC")), ""},
+		{"claimed incident commander", e.change(3*time.Minute, UpdateSetSeverity, slack("U_NOBODY", policy.IncidentCommander)), "you are not allowed to change the severity"},
+		{"incident commander hands over", e.change(4*time.Minute, UpdateSetRole, role(slack("U_IC"), "U_NEXT")), ""},
+		{"former commander resolves", e.change(5*time.Minute, UpdateResolve, slack("U_IC")), "you are not allowed to resolve incidents"},
+		{"stranger notes", e.change(5*time.Minute+time.Second, UpdateNote, func() ChangeRequest { r := slack("U_STRANGER"); r.Text = "hi"; return r }()), "you are not allowed to add notes"},
+		{"new commander resolves", e.change(6*time.Minute, UpdateResolve, slack("U_NEXT")), ""},
+	}
+	e.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{Key: "INC-2026-0042", Title: "x", Severity: "SEV3", DeclaredBy: "U1", Origin: "slack",
+		Slack: &IncidentSlack{}})
+	for _, c := range cases {
+		switch {
+		case !c.out.done:
+			t.Errorf("%s: never finished", c.name)
+		case c.want == "" && c.out.rejected != nil:
+			t.Errorf("%s: refused: %v", c.name, c.out.rejected)
+		case c.want != "" && (c.out.rejected == nil || !strings.Contains(c.out.rejected.Error(), c.want)):
+			t.Errorf("%s: want %q, got %v", c.name, c.want, c.out.rejected)
+		}
+	}
+	if own != nil || cli != nil {
+		t.Fatalf("reads from the own channel (%v) or the CLI (%v) refused", own, cli)
+	}
+	if other == nil || !strings.Contains(other.Error(), "this is not INC-2026-0042's channel") {
+		t.Fatalf("read from a look-alike channel: %v", other)
+	}
+}
+
+// TestUnboundIncidentRefusesSlack: an incident without a channel (declared
+// from the CLI, or whose channel creation failed) cannot be reached from
+// any Slack channel, while the CLI still works.
+func TestUnboundIncidentRefusesSlack(t *testing.T) {
+	e := newIncidentEnv(t)
+	fromSlack := e.change(time.Minute, UpdateNote, ChangeRequest{Actor: "U1", Origin: "slack", Channel: "C0ANY", Text: "x", Holds: []policy.Principal{policy.Noters}})
+	fromCLI := e.change(2*time.Minute, UpdateNote, ChangeRequest{Actor: "alice", Origin: "cli", Text: "x"})
+	resolve := e.change(3*time.Minute, UpdateResolve, ChangeRequest{Actor: "alice", Origin: "cli"})
+	e.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{Key: "INC-2026-0043", Title: "x", Severity: "SEV3", DeclaredBy: "alice", Origin: "cli"})
+	if fromSlack.rejected == nil || !strings.Contains(fromSlack.rejected.Error(), "INC-2026-0043 has no Slack channel yet") {
+		t.Fatalf("slack note on an unbound incident: %v", fromSlack.rejected)
+	}
+	if fromCLI.rejected != nil || resolve.rejected != nil {
+		t.Fatalf("cli refused: %v %v", fromCLI.rejected, resolve.rejected)
+	}
+}
+
+// TestDeclaredPlaybookPassesTheRunRule: a playbook asked for at declare
+// time is checked like one asked for in the channel (issue item 1).
+func TestDeclaredPlaybookPassesTheRunRule(t *testing.T) {
+	pb := load(t, header+"steps:\n  - id: contain\n    action: core.log\n    with: {message: hi}\n")
+	for _, c := range []struct {
+		name  string
+		holds []policy.Principal
+		runs  int
+	}{
+		{"declarer only", []policy.Principal{policy.Declarers}, 0},
+		{"responder", []policy.Principal{policy.Declarers, policy.Responders}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newIncidentEnv(t)
+			var st IncidentState
+			var ev []Event
+			e.env.RegisterDelayedCallback(func() {
+				st = e.state()
+				v, err := e.env.QueryWorkflow(QueryTimeline)
+				if err != nil || v.Get(&ev) != nil {
+					t.Errorf("timeline: %v", err)
+				}
+				e.env.CancelWorkflow()
+			}, time.Hour)
+			e.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{Key: "INC-2026-0044", Title: "x", Severity: "SEV3", DeclaredBy: "U1", Origin: "slack",
+				Slack: &IncidentSlack{}, Run: &RunRequest{Playbook: pb, Actor: "U1", Origin: "slack", RequestID: "t1", Holds: c.holds}})
+			if len(st.Runs) != c.runs {
+				t.Fatalf("runs %+v", st.Runs)
+			}
+			if c.runs == 0 {
+				if !slices.ContainsFunc(ev, func(x Event) bool {
+					return x.Kind == EventRunRequested && x.Outcome == "refused" && strings.Contains(x.Detail, "not allowed to run playbooks")
+				}) {
+					t.Fatalf("no refusal on the timeline: %+v", ev)
+				}
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/firebreak-ir/firebreak/playbooks"
+	"github.com/firebreak-ir/firebreak/workflows/policy"
 )
 
 // Incident statuses, in the order an incident usually moves through them.
@@ -111,9 +112,11 @@ type IncidentState struct {
 	Summary     string            `json:"summary,omitempty"`
 	Channel     string            `json:"channel,omitempty"`
 	ChannelName string            `json:"channel_name,omitempty"`
-	SummaryTS   string            `json:"summary_ts,omitempty"`
-	Runs        []RunRef          `json:"runs,omitempty"`
-	Timeline    []Event           `json:"timeline,omitempty"`
+	// Private incidents have a private channel and are read from it only.
+	Private   bool     `json:"private,omitempty"`
+	SummaryTS string   `json:"summary_ts,omitempty"`
+	Runs      []RunRef `json:"runs,omitempty"`
+	Timeline  []Event  `json:"timeline,omitempty"`
 	// Generation counts continue-as-new hand-overs.
 	Generation int `json:"generation,omitempty"`
 }
@@ -161,8 +164,13 @@ type RunRequest struct {
 	Actor     string              `json:"actor"`
 	Origin    string              `json:"origin,omitempty"`
 	RequestID string              `json:"request_id,omitempty"`
-	// Channel: as in ChangeRequest.
-	Channel string `json:"channel,omitempty"`
+	// Channel and Holds: as in ChangeRequest.
+	Channel string             `json:"channel,omitempty"`
+	Holds   []policy.Principal `json:"holds,omitempty"`
+}
+
+func (r RunRequest) actor() policy.Actor {
+	return policy.Actor{User: r.Actor, Origin: r.Origin, Channel: r.Channel, Holds: r.Holds}
 }
 
 // ChangeRequest is the input of the note, role, severity, status and
@@ -179,6 +187,30 @@ type ChangeRequest struct {
 	// than the incident's own is refused, so a look-alike channel name
 	// cannot steer someone else's incident.
 	Channel string `json:"channel,omitempty"`
+	// Holds are the configured principals the bot proved the actor is in;
+	// the workflow decides with them and what it knows (policy.Decide).
+	Holds []policy.Principal `json:"holds,omitempty"`
+}
+
+func (r ChangeRequest) actor() policy.Actor {
+	return policy.Actor{User: r.Actor, Origin: r.Origin, Channel: r.Channel, Holds: r.Holds}
+}
+
+// QueryRequest is the optional argument of the status and timeline
+// queries: the bot says where a Slack request came from, so an incident
+// (or run) is read from its own channel only. The CLI sends none.
+type QueryRequest struct {
+	User    string `json:"user,omitempty"`
+	Origin  string `json:"origin,omitempty"`
+	Channel string `json:"channel,omitempty"`
+}
+
+func (q QueryRequest) actor() policy.Actor {
+	user := q.User
+	if user == "" {
+		user = "operator"
+	}
+	return policy.Actor{User: user, Origin: q.Origin, Channel: q.Channel}
 }
 
 // RunFinished is what a playbook run reports to its incident.

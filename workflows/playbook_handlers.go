@@ -7,18 +7,26 @@ import (
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/firebreak-ir/firebreak/workflows/policy"
 )
 
 // register installs the queries and updates that let people see and steer
 // the run. Validators refuse bad requests before they reach history, with
 // a reason written for the person who made them.
 func (r *run) register(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (RunStatus, error) {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func(q QueryRequest) (RunStatus, error) {
+		if err := r.allow(policy.ReadStatus, q.actor()); err != nil {
+			return RunStatus{}, err
+		}
 		return r.statusView(), nil
 	}); err != nil {
 		return err
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryTimeline, func() ([]Event, error) {
+	if err := workflow.SetQueryHandler(ctx, QueryTimeline, func(q QueryRequest) ([]Event, error) {
+		if err := r.allow(policy.ReadTimeline, q.actor()); err != nil {
+			return nil, err
+		}
 		return slices.Clone(r.timeline), nil
 	}); err != nil {
 		return err
@@ -35,13 +43,28 @@ func (r *run) register(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: r.validateAbort})
 }
 
-// fromOwnChannel refuses Slack requests from another channel than the
-// run's (see IncidentWorkflow's check of the same name).
-func (r *run) fromOwnChannel(channel string) error {
-	if channel != "" && r.in.Slack != nil && r.in.Slack.Channel != "" && channel != r.in.Slack.Channel {
-		return fmt.Errorf("this run belongs to <#%s>; vote and steer it there", r.in.Slack.Channel)
+// allow asks the policy with what the run knows: the channel it is bound
+// to (none for a run started from the CLI, or in an incident without a
+// channel). It cannot know the incident's current commander: for that it
+// takes the bot's proof in the actor's Holds.
+func (r *run) allow(op policy.Op, a policy.Actor) error {
+	inc := &policy.Incident{Key: "this run"}
+	if key, ok := r.in.Incident["key"].(string); ok && key != "" {
+		inc.Key = key
 	}
-	return nil
+	if r.in.Slack != nil {
+		inc.Channel = r.in.Slack.Channel
+	}
+	return policy.Decide(op, a, inc)
+}
+
+// fromOwnChannel refuses Slack requests (those naming a channel) from any
+// channel but the run's.
+func (r *run) fromOwnChannel(channel string) error {
+	if channel == "" {
+		return nil
+	}
+	return r.allow(policy.ReadPlan, policy.Actor{User: "slack", Origin: policy.OriginSlack, Channel: channel})
 }
 
 func (r *run) validateVote(_ workflow.Context, v Vote) error {
@@ -134,7 +157,7 @@ func (r *run) validateTask(_ workflow.Context, t TaskCompletion) error {
 	if strings.TrimSpace(t.Actor) == "" {
 		return errors.New("completing a task needs the actor's identity")
 	}
-	if err := r.fromOwnChannel(t.Channel); err != nil {
+	if err := r.allow(policy.Done, policy.Actor{User: t.Actor, Origin: t.Origin, Channel: t.Channel, Holds: t.Holds}); err != nil {
 		return err
 	}
 	if !r.tasks[t.StepID] {
@@ -158,7 +181,7 @@ func (r *run) validateAbort(_ workflow.Context, a AbortRequest) error {
 	if strings.TrimSpace(a.Actor) == "" {
 		return errors.New("an abort needs the actor's identity")
 	}
-	if err := r.fromOwnChannel(a.Channel); err != nil {
+	if err := r.allow(policy.Abort, policy.Actor{User: a.Actor, Origin: a.Origin, Channel: a.Channel, Holds: a.Holds}); err != nil {
 		return err
 	}
 	if r.aborted != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/firebreak-ir/firebreak/activities"
 	"github.com/firebreak-ir/firebreak/playbooks"
+	"github.com/firebreak-ir/firebreak/workflows/policy"
 )
 
 // testGroups are the approver groups every test run resolves against.
@@ -856,13 +857,30 @@ func TestVotesOnlyFromTheRunsChannel(t *testing.T) {
 	r := newRun(PlaybookInput{Playbook: pb, Requester: "U_REQ", Slack: &RunSlack{Channel: "C0INC"}})
 	r.gates["isolate"] = &gate{step: &pb.Steps[0], requester: "U_REQ", votes: map[string]bool{},
 		state: &ApprovalState{Eligible: []string{"U_IC1"}, Min: 1, PlanHash: "h", Open: true}}
-	if err := r.validateVote(nil, Vote{StepID: "isolate", Approver: "U_IC1", PlanHash: "h", Approve: true, Channel: "C0FAKE"}); err == nil || !strings.Contains(err.Error(), "belongs to <#C0INC>") {
+	if err := r.validateVote(nil, Vote{StepID: "isolate", Approver: "U_IC1", PlanHash: "h", Approve: true, Channel: "C0FAKE"}); err == nil || !strings.Contains(err.Error(), "use <#C0INC>") {
 		t.Fatalf("vote from another channel: %v", err)
 	}
 	if err := r.validateVote(nil, Vote{StepID: "isolate", Approver: "U_IC1", PlanHash: "h", Approve: true, Channel: "C0INC"}); err != nil {
 		t.Fatalf("vote from the run's channel: %v", err)
 	}
-	if err := r.validateTask(nil, TaskCompletion{StepID: "isolate", Actor: "U1", Channel: "C0FAKE"}); err == nil {
-		t.Fatal("task completion from another channel accepted")
+	// A task really waiting, so only the channel can refuse it.
+	r.tasks["isolate"] = true
+	done := TaskCompletion{StepID: "isolate", Actor: "U1", Origin: "slack", Holds: []policy.Principal{policy.Responders}}
+	done.Channel = "C0FAKE"
+	if err := r.validateTask(nil, done); err == nil || !strings.Contains(err.Error(), "use <#C0INC>") {
+		t.Fatalf("task completion from another channel: %v", err)
+	}
+	done.Channel = "C0INC"
+	if err := r.validateTask(nil, done); err != nil {
+		t.Fatalf("task completion from the run's channel: %v", err)
+	}
+	// A run bound to no channel (started from the CLI) refuses Slack.
+	cliRun := newRun(PlaybookInput{Playbook: pb, Requester: "alice"})
+	cliRun.tasks["isolate"] = true
+	if err := cliRun.validateTask(nil, done); err == nil || !strings.Contains(err.Error(), "has no Slack channel") {
+		t.Fatalf("slack completion on a CLI run: %v", err)
+	}
+	if err := cliRun.validateTask(nil, TaskCompletion{StepID: "isolate", Actor: "alice", Origin: "cli"}); err != nil {
+		t.Fatalf("cli completion: %v", err)
 	}
 }

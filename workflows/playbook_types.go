@@ -5,6 +5,7 @@ import (
 
 	"github.com/firebreak-ir/firebreak/activities"
 	"github.com/firebreak-ir/firebreak/playbooks"
+	"github.com/firebreak-ir/firebreak/workflows/policy"
 )
 
 // Modes of a playbook run.
@@ -221,6 +222,8 @@ type TaskCompletion struct {
 	// Channel is the Slack channel the request came from; another channel than
 	// the run's is refused.
 	Channel string `json:"channel,omitempty"`
+	// Holds: the principals the bot proved (see ChangeRequest).
+	Holds []policy.Principal `json:"holds,omitempty"`
 }
 
 // AbortRequest is the input of the abort update.
@@ -231,6 +234,9 @@ type AbortRequest struct {
 	// Channel is the Slack channel the request came from; another channel than
 	// the run's is refused.
 	Channel string `json:"channel,omitempty"`
+	// Holds: the principals the bot proved, including the incident's
+	// commander role, which the run cannot know itself.
+	Holds []policy.Principal `json:"holds,omitempty"`
 }
 
 // Resume is the payload of the resume signal that releases `wait: {signal: name}` steps.

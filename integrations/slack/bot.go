@@ -19,6 +19,7 @@ import (
 	"github.com/firebreak-ir/firebreak/integrations/config"
 	"github.com/firebreak-ir/firebreak/playbooks"
 	"github.com/firebreak-ir/firebreak/workflows"
+	"github.com/firebreak-ir/firebreak/workflows/policy"
 )
 
 // Options configure the bot.
@@ -131,7 +132,7 @@ func (b *Bot) HandleCommand(ctx context.Context, sc goslack.SlashCommand) reply 
 	case "declare":
 		return b.declare(ctx, req, cmd)
 	case "list":
-		return b.list(ctx)
+		return b.list(ctx, req)
 	}
 	key, ok := incidentKey(req.ChannelName)
 	if !ok {
@@ -142,19 +143,19 @@ func (b *Bot) HandleCommand(ctx context.Context, sc goslack.SlashCommand) reply 
 		return b.run(ctx, req, key, cmd)
 	case "status":
 		if cmd.Text != "" {
-			return b.change(ctx, req, key, workflows.UpdateSetStatus, workflows.ChangeRequest{Value: cmd.Text}, roleResponder)
+			return b.change(ctx, req, key, workflows.UpdateSetStatus, workflows.ChangeRequest{Value: cmd.Text})
 		}
-		return b.status(ctx, key)
+		return b.status(ctx, req, key)
 	case "timeline":
-		return b.timeline(ctx, key)
+		return b.timeline(ctx, req, key)
 	case "sev":
-		return b.change(ctx, req, key, workflows.UpdateSetSeverity, workflows.ChangeRequest{Value: cmd.Severity}, roleResponder)
+		return b.change(ctx, req, key, workflows.UpdateSetSeverity, workflows.ChangeRequest{Value: cmd.Severity})
 	case "role":
-		return b.change(ctx, req, key, workflows.UpdateSetRole, workflows.ChangeRequest{Role: cmd.Role, User: cmd.User}, roleResponder)
+		return b.change(ctx, req, key, workflows.UpdateSetRole, workflows.ChangeRequest{Role: cmd.Role, User: cmd.User})
 	case "note":
-		return b.change(ctx, req, key, workflows.UpdateNote, workflows.ChangeRequest{Text: cmd.Text}, roleNoter)
+		return b.change(ctx, req, key, workflows.UpdateNote, workflows.ChangeRequest{Text: cmd.Text})
 	case "resolve":
-		return b.change(ctx, req, key, workflows.UpdateResolve, workflows.ChangeRequest{Text: cmd.Text}, roleCommander)
+		return b.change(ctx, req, key, workflows.UpdateResolve, workflows.ChangeRequest{Text: cmd.Text})
 	case "abort":
 		return b.abort(ctx, req, key, cmd.Text)
 	case "approve":
@@ -167,56 +168,14 @@ func (b *Bot) HandleCommand(ctx context.Context, sc goslack.SlashCommand) reply 
 	return ephemeral("`%s` is not handled yet. %s", cmd.Verb, "Try `/incident help`.")
 }
 
-// role names what a person must be allowed to do.
-type role int
-
-const (
-	roleDeclarer role = iota
-	roleNoter
-	roleResponder
-	roleCommander
-)
-
-// authorize refuses people config does not allow, naming who can help.
-func (b *Bot) authorize(ctx context.Context, user string, r role, commander string) error {
-	a := b.o.Access
-	var allowed []string
-	what := ""
-	switch r {
-	case roleDeclarer:
-		allowed, what = a.Declare, "declare incidents"
-	case roleNoter:
-		allowed, what = a.Notes, "add notes"
-	case roleResponder:
-		allowed, what = append(append([]string{}, a.Responders...), a.Commanders...), "run playbooks or change incidents"
-		if len(a.Responders) == 0 {
-			return nil
-		}
-	case roleCommander:
-		allowed, what = append([]string{}, a.Commanders...), "abort runs or resolve incidents"
-		if commander != "" {
-			allowed = append(allowed, commander)
-		}
-		if len(allowed) == 0 {
-			return b.authorize(ctx, user, roleResponder, "")
-		}
-	}
-	if len(allowed) == 0 {
-		return nil
-	}
-	ok, err := b.o.Groups.Contains(ctx, allowed, user)
-	if err != nil {
-		return fmt.Errorf("could not check who may %s: %w", what, err)
-	}
-	if !ok {
-		return fmt.Errorf("you are not allowed to %s here. Ask %s", what, mentionOf(allowed))
-	}
-	return nil
-}
-
 func (b *Bot) declare(ctx context.Context, req asker, cmd Command) reply {
-	if err := b.authorize(ctx, req.User, roleDeclarer, ""); err != nil {
-		return ephemeral("%s", sentence(err))
+	op := policy.Declare
+	if cmd.Playbook != "" {
+		op = policy.DeclarePlaybook // it runs the playbook too
+	}
+	actor, why := b.allow(ctx, op, req, nil)
+	if why != "" {
+		return ephemeral("%s", why)
 	}
 	var run *workflows.RunRequest
 	if cmd.Playbook != "" {
@@ -224,6 +183,7 @@ func (b *Bot) declare(ctx context.Context, req asker, cmd Command) reply {
 		if errText != "" {
 			return ephemeral("%s", errText)
 		}
+		rr.Holds = actor.Holds
 		rr.Channel = "" // declared elsewhere; the run belongs to the new channel
 		run = &rr
 	}
@@ -299,27 +259,24 @@ func (b *Bot) runRequest(req asker, cmd Command, mode string) (workflows.RunRequ
 	return workflows.RunRequest{}, fmt.Sprintf("No playbook named `%s`. Available: %s.", esc(cmd.Playbook), strings.Join(names, ", "))
 }
 
-func (b *Bot) incidentState(ctx context.Context, key string) (workflows.IncidentState, error) {
-	var st workflows.IncidentState
-	v, err := b.o.Temporal.QueryWorkflow(ctx, workflows.IncidentWorkflowID(key), "", workflows.QueryStatus)
-	if err != nil {
-		return st, err
-	}
-	return st, v.Get(&st)
-}
-
 func (b *Bot) run(ctx context.Context, req asker, key string, cmd Command) reply {
-	if err := b.authorize(ctx, req.User, roleResponder, ""); err != nil {
-		return ephemeral("%s", sentence(err))
-	}
-	mode := workflows.ModeRun
+	mode, op := workflows.ModeRun, policy.Run
 	if cmd.Verb == "plan" {
-		mode = workflows.ModePlan
+		mode, op = workflows.ModePlan, policy.Plan
+	}
+	st, why := b.incident(ctx, key, req)
+	if why != "" {
+		return ephemeral("%s", why)
+	}
+	actor, why := b.allow(ctx, op, req, &st)
+	if why != "" {
+		return ephemeral("%s", why)
 	}
 	rr, errText := b.runRequest(req, cmd, mode)
 	if errText != "" {
 		return ephemeral("%s", errText)
 	}
+	rr.Holds = actor.Holds
 	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
 	var ref workflows.RunRef
@@ -333,22 +290,23 @@ func (b *Bot) run(ctx context.Context, req asker, key string, cmd Command) reply
 	return inChannel(fmt.Sprintf("<@%s> started `%s` — it %s; the plan and its progress follow here. (run `%s`)", req.User, ref.Playbook, verb, ref.ID))
 }
 
-func (b *Bot) change(ctx context.Context, req asker, key, update string, c workflows.ChangeRequest, r role) reply {
-	commander := ""
-	if r == roleCommander {
-		st, err := b.incidentState(ctx, key)
-		if err != nil {
-			return ephemeral("Could not read %s: %s", key, refusal(err))
-		}
-		commander = st.Roles[workflows.RoleCommander]
+func (b *Bot) change(ctx context.Context, req asker, key, update string, c workflows.ChangeRequest) reply {
+	op := map[string]policy.Op{
+		workflows.UpdateNote: policy.Note, workflows.UpdateSetSeverity: policy.Severity,
+		workflows.UpdateSetStatus: policy.Status, workflows.UpdateResolve: policy.Resolve,
+		workflows.UpdateSetRole: policy.RoleOp(c.Role),
+	}[update]
+	st, why := b.incident(ctx, key, req)
+	if why != "" {
+		return ephemeral("%s", why)
 	}
-	if err := b.authorize(ctx, req.User, r, commander); err != nil {
-		return ephemeral("%s", sentence(err))
+	actor, why := b.allow(ctx, op, req, &st)
+	if why != "" {
+		return ephemeral("%s", why)
 	}
-	c.Actor, c.Origin, c.Channel = req.User, "slack", req.Channel
+	c.Actor, c.Origin, c.Channel, c.Holds = req.User, actor.Origin, req.Channel, actor.Holds
 	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
-	var st workflows.IncidentState
 	if err := b.update(ctx, workflows.IncidentWorkflowID(key), update, update+"-"+req.ID, c, &st); err != nil {
 		return ephemeral("Not done: %s", refusal(err))
 	}
@@ -424,12 +382,15 @@ func escKeepChannelLinks(s string) string {
 	return b.String()
 }
 
-func (b *Bot) status(ctx context.Context, key string) reply {
+func (b *Bot) status(ctx context.Context, req asker, key string) reply {
 	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
-	st, err := b.incidentState(ctx, key)
-	if err != nil {
-		return ephemeral("Could not read %s: %s", key, refusal(err))
+	st, why := b.incident(ctx, key, req)
+	if why != "" {
+		return ephemeral("%s", why)
+	}
+	if _, why := b.allow(ctx, policy.ReadStatus, req, &st); why != "" {
+		return ephemeral("%s", why)
 	}
 	var lines []string
 	lines = append(lines, fmt.Sprintf("*%s* %s — %s, %s", st.Key, esc(st.Title), st.Severity, st.Status))
@@ -444,16 +405,23 @@ func (b *Bot) status(ctx context.Context, key string) reply {
 	return ephemeral("%s", strings.Join(lines, "\n"))
 }
 
-func (b *Bot) timeline(ctx context.Context, key string) reply {
+func (b *Bot) timeline(ctx context.Context, req asker, key string) reply {
 	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
-	v, err := b.o.Temporal.QueryWorkflow(ctx, workflows.IncidentWorkflowID(key), "", workflows.QueryTimeline)
+	st, why := b.incident(ctx, key, req)
+	if why != "" {
+		return ephemeral("%s", why)
+	}
+	if _, why := b.allow(ctx, policy.ReadTimeline, req, &st); why != "" {
+		return ephemeral("%s", why)
+	}
+	v, err := b.o.Temporal.QueryWorkflow(ctx, workflows.IncidentWorkflowID(key), "", workflows.QueryTimeline, b.query(req))
 	var ev []workflows.Event
 	if err == nil {
 		err = v.Get(&ev)
 	}
 	if err != nil {
-		return ephemeral("Could not read the %s timeline: %s", key, refusal(err))
+		return ephemeral("Could not read the %s timeline: %s", key, queryRefusal(err))
 	}
 	const shown = 40
 	var lines []string
@@ -477,9 +445,12 @@ func (b *Bot) timeline(ctx context.Context, key string) reply {
 	return ephemeral("%s", truncate(strings.Join(lines, "\n"), maxText))
 }
 
-func (b *Bot) list(ctx context.Context) reply {
+func (b *Bot) list(ctx context.Context, req asker) reply {
 	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
+	if _, why := b.allow(ctx, policy.List, req, nil); why != "" {
+		return ephemeral("%s", why)
+	}
 	resp, err := b.o.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace: b.o.Namespace, PageSize: 50,
 		Query: fmt.Sprintf("WorkflowType = 'IncidentWorkflow' AND ExecutionStatus = 'Running' AND %s != '%s'", workflows.StatusKey.GetName(), workflows.StatusResolved),
@@ -517,12 +488,13 @@ func activeRuns(st workflows.IncidentState) []workflows.RunRef {
 }
 
 func (b *Bot) abort(ctx context.Context, req asker, key, reason string) reply {
-	st, err := b.incidentState(ctx, key)
-	if err != nil {
-		return ephemeral("Could not read %s: %s", key, refusal(err))
+	st, why := b.incident(ctx, key, req)
+	if why != "" {
+		return ephemeral("%s", why)
 	}
-	if err := b.authorize(ctx, req.User, roleCommander, st.Roles[workflows.RoleCommander]); err != nil {
-		return ephemeral("%s", sentence(err))
+	actor, why := b.allow(ctx, policy.Abort, req, &st)
+	if why != "" {
+		return ephemeral("%s", why)
 	}
 	runs := activeRuns(st)
 	if len(runs) == 0 {
@@ -533,7 +505,7 @@ func (b *Bot) abort(ctx context.Context, req asker, key, reason string) reply {
 	var aborted []string
 	for _, r := range runs {
 		var out string
-		if err := b.update(ctx, r.ID, workflows.UpdateAbort, "abort-"+req.ID, workflows.AbortRequest{Actor: req.User, Reason: reason, Origin: "slack", Channel: req.Channel}, &out); err != nil {
+		if err := b.update(ctx, r.ID, workflows.UpdateAbort, "abort-"+req.ID, workflows.AbortRequest{Actor: req.User, Reason: reason, Origin: actor.Origin, Channel: req.Channel, Holds: actor.Holds}, &out); err != nil {
 			return ephemeral("Could not abort `%s`: %s", r.Playbook, refusal(err))
 		}
 		aborted = append(aborted, "`"+r.Playbook+"`")
@@ -542,13 +514,16 @@ func (b *Bot) abort(ctx context.Context, req asker, key, reason string) reply {
 }
 
 // findApproval finds the open approval for step among the incident's runs.
-func (b *Bot) findApproval(ctx context.Context, key, step string) (string, workflows.StepState, error) {
-	st, err := b.incidentState(ctx, key)
-	if err != nil {
-		return "", workflows.StepState{}, err
+func (b *Bot) findApproval(ctx context.Context, req asker, key, step string, op policy.Op) (string, workflows.StepState, string) {
+	st, why := b.incident(ctx, key, req)
+	if why != "" {
+		return "", workflows.StepState{}, why
+	}
+	if _, why := b.allow(ctx, op, req, &st); why != "" {
+		return "", workflows.StepState{}, why
 	}
 	for _, r := range activeRuns(st) {
-		v, err := b.o.Temporal.QueryWorkflow(ctx, r.ID, "", workflows.QueryStatus)
+		v, err := b.o.Temporal.QueryWorkflow(ctx, r.ID, "", workflows.QueryStatus, b.query(req))
 		if err != nil {
 			continue
 		}
@@ -558,28 +533,29 @@ func (b *Bot) findApproval(ctx context.Context, key, step string) (string, workf
 		}
 		for _, s := range rs.Steps {
 			if s.ID == step && s.Approval != nil && s.Approval.Open {
-				return r.ID, s, nil
+				return r.ID, s, ""
 			}
 		}
 	}
-	return "", workflows.StepState{}, fmt.Errorf("no step %q is waiting for approval in %s", step, key)
+	return "", workflows.StepState{}, fmt.Sprintf("No step `%s` is waiting for approval in %s.", esc(step), key)
 }
 
 // completeTask finishes a manual task in whichever run is waiting on it.
 func (b *Bot) completeTask(ctx context.Context, req asker, key, step, note string) reply {
-	if err := b.authorize(ctx, req.User, roleResponder, ""); err != nil {
-		return ephemeral("%s", sentence(err))
-	}
 	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
-	st, err := b.incidentState(ctx, key)
-	if err != nil {
-		return ephemeral("Could not read %s: %s", key, refusal(err))
+	st, why := b.incident(ctx, key, req)
+	if why != "" {
+		return ephemeral("%s", why)
+	}
+	actor, why := b.allow(ctx, policy.Done, req, &st)
+	if why != "" {
+		return ephemeral("%s", why)
 	}
 	for _, r := range activeRuns(st) {
 		var done workflows.StepState
 		err := b.update(ctx, r.ID, workflows.UpdateCompleteTask, "done-"+step+"-"+req.ID,
-			workflows.TaskCompletion{StepID: step, Actor: req.User, Note: note, Origin: "slack", Channel: req.Channel}, &done)
+			workflows.TaskCompletion{StepID: step, Actor: req.User, Note: note, Origin: actor.Origin, Channel: req.Channel, Holds: actor.Holds}, &done)
 		if err == nil {
 			return inChannel(fmt.Sprintf(":ballot_box_with_check: <@%s> finished `%s` in `%s`.", req.User, step, r.Playbook))
 		}
@@ -592,9 +568,9 @@ func (b *Bot) completeTask(ctx context.Context, req asker, key, step, note strin
 func (b *Bot) showApproval(ctx context.Context, req asker, key, step string) reply {
 	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
-	runID, s, err := b.findApproval(ctx, key, step)
-	if err != nil {
-		return ephemeral("%s", esc(err.Error()))
+	runID, s, why := b.findApproval(ctx, req, key, step, policy.ReadPlan)
+	if why != "" {
+		return ephemeral("%s", why)
 	}
 	blocks, text := ApprovalRequest(runID, s, "")
 	return reply{ResponseType: goslack.ResponseTypeEphemeral, Text: text, Blocks: blocks}
@@ -604,20 +580,24 @@ func (b *Bot) showApproval(ctx context.Context, req asker, key, step string) rep
 func (b *Bot) vote(ctx context.Context, req asker, key string, ref ApprovalRef, approve bool, comment string) reply {
 	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
+	op := policy.Approve
+	if !approve {
+		op = policy.Reject
+	}
 	if ref.Run == "" {
-		runID, s, err := b.findApproval(ctx, key, ref.Step)
-		if err != nil {
-			return ephemeral("%s", esc(err.Error()))
+		runID, s, why := b.findApproval(ctx, req, key, ref.Step, op)
+		if why != "" {
+			return ephemeral("%s", why)
 		}
 		ref.Run, ref.PlanHash = runID, s.Approval.PlanHash
 	}
 	var res workflows.VoteResult
 	err := b.update(ctx, ref.Run, workflows.UpdateApprove, fmt.Sprintf("vote-%s-%s-%s", ref.Step, req.User, req.ID),
-		workflows.Vote{StepID: ref.Step, Approver: req.User, PlanHash: ref.PlanHash, Approve: approve, Comment: comment, Origin: "slack", Channel: req.Channel}, &res)
+		workflows.Vote{StepID: ref.Step, Approver: req.User, PlanHash: ref.PlanHash, Approve: approve, Comment: comment, Origin: policy.OriginSlack, Channel: req.Channel}, &res)
 	if err != nil {
 		return ephemeral("Your vote was not counted: %s", refusal(err))
 	}
-	v, qerr := b.o.Temporal.QueryWorkflow(ctx, ref.Run, "", workflows.QueryStatus)
+	v, qerr := b.o.Temporal.QueryWorkflow(ctx, ref.Run, "", workflows.QueryStatus, b.query(req))
 	var rs workflows.RunStatus
 	if qerr == nil && v.Get(&rs) == nil {
 		for _, s := range rs.Steps {

@@ -153,13 +153,13 @@ func (b *Bot) HandleInteraction(ctx context.Context, cb goslack.InteractionCallb
 			r = ephemeral("Change severity from the incident channel.")
 			break
 		}
-		r = b.change(ctx, req, key, workflows.UpdateSetSeverity, workflows.ChangeRequest{Value: act.SelectedOption.Value}, roleResponder)
+		r = b.change(ctx, req, key, workflows.UpdateSetSeverity, workflows.ChangeRequest{Value: act.SelectedOption.Value})
 	case ActionResolve:
 		if !inIncident {
 			r = ephemeral("Resolve from the incident channel.")
 			break
 		}
-		r = b.change(ctx, req, key, workflows.UpdateResolve, workflows.ChangeRequest{}, roleCommander)
+		r = b.change(ctx, req, key, workflows.UpdateResolve, workflows.ChangeRequest{})
 	default:
 		return nil
 	}
@@ -186,7 +186,7 @@ func (b *Bot) addToTimeline(ctx context.Context, req asker, cb goslack.Interacti
 	if req.ID == "" {
 		req.ID = cb.ActionTs
 	}
-	r := b.change(ctx, req, key, workflows.UpdateNote, workflows.ChangeRequest{Text: text, Source: "slack:" + req.Channel + "/" + cb.Message.Timestamp}, roleNoter)
+	r := b.change(ctx, req, key, workflows.UpdateNote, workflows.ChangeRequest{Text: text, Source: "slack:" + req.Channel + "/" + cb.Message.Timestamp})
 	r.ResponseType = goslack.ResponseTypeEphemeral
 	return &r
 }
