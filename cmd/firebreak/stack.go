@@ -181,9 +181,16 @@ func (s *stack) startBot(ctx context.Context, lib func() ([]*playbooks.Playbook,
 }
 
 func (s *stack) serveHTTP() {
+	// Slack sends small bodies (1 MiB at most) and wants an answer within
+	// 3 seconds, and probes and metrics are quick: a client that trickles
+	// its request, or never reads the answer, is cut off rather than
+	// holding a connection and a goroutine.
 	s.httpSrv = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 	}
 	go func() {
 		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
