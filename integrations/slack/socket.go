@@ -18,6 +18,10 @@ func (b *Bot) RunSocketMode(ctx context.Context, api *goslack.Client) error {
 	sm := socketmode.New(api)
 	errs := make(chan error, 1)
 	go func() { errs <- sm.RunContext(ctx) }()
+	// Each envelope is handled on its own, so one slow Temporal call
+	// does not hold the others past Slack's 3 seconds; the semaphore
+	// bounds how many run at once.
+	slots := make(chan struct{}, socketConcurrency)
 	for {
 		select {
 		case <-ctx.Done():
@@ -31,10 +35,28 @@ func (b *Bot) RunSocketMode(ctx context.Context, api *goslack.Client) error {
 			if !ok {
 				return nil
 			}
-			b.handleSocketEvent(ctx, sm, evt)
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return nil
+			}
+			// Shutdown cancels ctx and then waits for the handlers (Wait);
+			// none starts after ctx has ended.
+			if ctx.Err() != nil {
+				return nil
+			}
+			b.background.Add(1)
+			go func() {
+				defer func() { <-slots }()
+				defer b.background.Done()
+				b.handleSocketEvent(ctx, sm, evt)
+			}()
 		}
 	}
 }
+
+// socketConcurrency is how many Socket Mode envelopes are handled at once.
+const socketConcurrency = 32
 
 func (b *Bot) handleSocketEvent(ctx context.Context, sm *socketmode.Client, evt socketmode.Event) {
 	switch evt.Type {
