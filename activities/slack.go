@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	goslack "github.com/slack-go/slack"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -23,6 +24,9 @@ type Slack struct {
 // (it depends on workflow types, so activities cannot import it).
 type Renderer interface {
 	IncidentSummary(card IncidentCard) (blocks []goslack.Block, fallback string)
+	// Announcement is the text that tells a channel about a new incident
+	// (user text escaped; a private incident's key and title left out).
+	Announcement(card IncidentCard) string
 }
 
 // IncidentCard is what the incident summary message shows.
@@ -36,12 +40,14 @@ type IncidentCard struct {
 	Channel    string   `json:"channel,omitempty"`
 	Suggested  []string `json:"suggested,omitempty"`
 	Summary    string   `json:"summary,omitempty"`
+	Private    bool     `json:"private,omitempty"`
 }
 
 // CreateChannelInput names the incident whose channel to create.
 type CreateChannelInput struct {
-	Key   string `json:"key"`
-	Title string `json:"title"`
+	Key     string `json:"key"`
+	Title   string `json:"title"`
+	Private bool   `json:"private,omitempty"`
 }
 
 // ChannelResult is a channel's ID and name.
@@ -66,42 +72,41 @@ func ChannelName(key, title string) string {
 	return name
 }
 
-// CreateIncidentChannel creates #inc-<key>-<slug>. A retry after a crash
-// finds the channel it created before (name_taken) instead of failing.
-func (s *Slack) CreateIncidentChannel(ctx context.Context, in CreateChannelInput) (ChannelResult, error) {
-	name := ChannelName(in.Key, in.Title)
-	ch, err := s.API.CreateConversationContext(ctx, goslack.CreateConversationParams{ChannelName: name})
-	if err == nil {
-		return ChannelResult{ID: ch.ID, Name: ch.Name}, nil
-	}
-	if !isSlackError(err, "name_taken") {
-		return ChannelResult{}, SlackError("create channel #"+name, err)
-	}
-	found, ferr := s.findChannel(ctx, name)
-	if ferr != nil {
-		return ChannelResult{}, ferr
-	}
-	return found, nil
-}
+// maxChannelNames bounds the fresh names tried when the incident's name is
+// taken (inc-…-2, inc-…-3, …).
+const maxChannelNames = 10
 
-func (s *Slack) findChannel(ctx context.Context, name string) (ChannelResult, error) {
-	params := &goslack.GetConversationsParameters{ExcludeArchived: true, Limit: 1000, Types: []string{"public_channel", "private_channel"}}
-	for {
-		chans, next, err := s.API.GetConversationsContext(ctx, params)
-		if err != nil {
-			return ChannelResult{}, SlackError("list channels", err)
+// CreateIncidentChannel creates #inc-<key>-<slug>, private when asked.
+// It never adopts a channel it did not create: when the name is taken
+// (a look-alike someone made, or a channel left from another install), it
+// picks a fresh one. A retry after a crash finds the channel the earlier
+// attempt created in the activity's heartbeat, so it is not created twice.
+func (s *Slack) CreateIncidentChannel(ctx context.Context, in CreateChannelInput) (ChannelResult, error) {
+	if activity.HasHeartbeatDetails(ctx) {
+		var prev ChannelResult
+		if err := activity.GetHeartbeatDetails(ctx, &prev); err == nil && prev.ID != "" {
+			return prev, nil
 		}
-		for _, c := range chans {
-			if c.Name == name {
-				return ChannelResult{ID: c.ID, Name: c.Name}, nil
-			}
-		}
-		if next == "" {
-			return ChannelResult{}, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("channel #%s exists but the bot cannot see it; archive or rename it", name), "ChannelTaken", nil)
-		}
-		params.Cursor = next
 	}
+	base := ChannelName(in.Key, in.Title)
+	for i := 1; i <= maxChannelNames; i++ {
+		name := base
+		if i > 1 {
+			suffix := fmt.Sprintf("-%d", i)
+			name = strings.TrimRight(base[:min(len(base), 80-len(suffix))], "-") + suffix
+		}
+		ch, err := s.API.CreateConversationContext(ctx, goslack.CreateConversationParams{ChannelName: name, IsPrivate: in.Private})
+		if err == nil {
+			res := ChannelResult{ID: ch.ID, Name: ch.Name}
+			activity.RecordHeartbeat(ctx, res)
+			return res, nil
+		}
+		if !isSlackError(err, "name_taken") {
+			return ChannelResult{}, SlackError("create channel #"+name, err)
+		}
+	}
+	return ChannelResult{}, temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("channel names #%s to #%s-%d are all taken; archive some", base, base, maxChannelNames), "ChannelTaken", nil)
 }
 
 // SetUpChannelInput invites people and sets the topic.
@@ -220,4 +225,16 @@ func SlackError(what string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// AnnounceInput tells a channel about a new incident.
+type AnnounceInput struct {
+	Channel string       `json:"channel"`
+	Card    IncidentCard `json:"card"`
+}
+
+// Announce posts the incident's announcement, rendered (and escaped) by
+// the Renderer, so a title cannot ping a channel.
+func (s *Slack) Announce(ctx context.Context, in AnnounceInput) (PostResult, error) {
+	return s.Post(ctx, PostInput{Channel: in.Channel, Text: s.Render.Announcement(in.Card)})
 }

@@ -465,20 +465,27 @@ func (inc *incident) card() activities.IncidentCard {
 	return activities.IncidentCard{
 		Key: inc.st.Key, Title: inc.st.Title, Severity: inc.st.Severity, Status: inc.st.Status,
 		Commander: inc.st.Roles[RoleCommander], DeclaredBy: inc.st.DeclaredBy, Channel: inc.st.Channel,
-		Suggested: suggested, Summary: inc.st.Summary,
+		Suggested: suggested, Summary: inc.st.Summary, Private: inc.st.Private,
 	}
 }
 
-// openChannel creates the incident's channel, invites people, sets the
-// topic and posts the summary with its buttons.
+// openChannel creates the incident's channel (private when asked),
+// invites people, sets the topic and posts the summary with its buttons,
+// then tells the announce channel and the channel the declare came from.
+// If the channel cannot be created after Slack's retries, the incident
+// stays unbound (Slack cannot steer it; the CLI can), and says so.
 func (inc *incident) openChannel(ctx workflow.Context) {
 	actx := slackOptions(ctx)
 	var s *activities.Slack
 	var ch activities.ChannelResult
 	if err := workflow.ExecuteActivity(actx, s.CreateIncidentChannel, activities.CreateChannelInput{
-		Key: inc.st.Key, Title: inc.st.Title,
+		Key: inc.st.Key, Title: inc.st.Title, Private: inc.st.Private,
 	}).Get(ctx, &ch); err != nil {
-		inc.event(ctx, Event{Kind: EventSlackFailed, Outcome: "failed", Detail: "create channel: " + errorMessage(err)})
+		why := errorMessage(err)
+		inc.event(ctx, Event{Kind: EventSlackFailed, Outcome: "failed", Detail: "create channel: " + why + "; Slack cannot reach this incident, the firebreak CLI can"})
+		if in := inc.in.Slack.DeclaredIn; in != "" {
+			inc.post(ctx, in, fmt.Sprintf(":warning: %s, Firebreak could not create a channel for %s (%s). The incident exists; steer it with `firebreak incident …` and ask an operator to check the Slack app.", mention(inc.st.DeclaredBy), inc.st.Key, why))
+		}
 		return
 	}
 	inc.st.Channel, inc.st.ChannelName = ch.ID, ch.Name
@@ -490,13 +497,36 @@ func (inc *incident) openChannel(ctx workflow.Context) {
 		inc.event(ctx, Event{Kind: EventSlackFailed, Outcome: "failed", Detail: "set up channel: " + errorMessage(err)})
 	}
 	inc.refreshSummary(ctx)
-	if inc.in.Slack.Announce != "" {
-		if err := workflow.ExecuteActivity(actx, s.Post, activities.PostInput{
-			Channel: inc.in.Slack.Announce,
-			Text:    fmt.Sprintf(":rotating_light: %s declared %s (%s): %s — join <#%s>", mention(inc.st.DeclaredBy), inc.st.Key, inc.st.Severity, inc.st.Title, ch.ID),
-		}).Get(ctx, nil); err != nil {
+	// Announcements are rendered by the Slack activity, which escapes the
+	// title (a title holding <!channel> must not ping anyone).
+	rendered := workflow.GetVersion(ctx, "announce-rendered", workflow.DefaultVersion, 1) == 1
+	var told []string
+	for _, to := range []string{inc.in.Slack.Announce, inc.in.Slack.DeclaredIn} {
+		if to == "" || slices.Contains(told, to) || (!rendered && to != inc.in.Slack.Announce) {
+			continue
+		}
+		told = append(told, to)
+		var err error
+		if rendered {
+			err = workflow.ExecuteActivity(actx, s.Announce, activities.AnnounceInput{Channel: to, Card: inc.card()}).Get(ctx, nil)
+		} else {
+			err = workflow.ExecuteActivity(actx, s.Post, activities.PostInput{
+				Channel: to,
+				Text:    fmt.Sprintf(":rotating_light: %s declared %s (%s): %s — join <#%s>", mention(inc.st.DeclaredBy), inc.st.Key, inc.st.Severity, inc.st.Title, ch.ID),
+			}).Get(ctx, nil)
+		}
+		if err != nil {
 			inc.event(ctx, Event{Kind: EventSlackFailed, Outcome: "failed", Detail: "announce: " + errorMessage(err)})
 		}
+	}
+}
+
+// post sends a plain message; chat is a courtesy, so a failure only goes
+// on the timeline.
+func (inc *incident) post(ctx workflow.Context, channel, text string) {
+	var s *activities.Slack
+	if err := workflow.ExecuteActivity(slackOptions(ctx), s.Post, activities.PostInput{Channel: channel, Text: text}).Get(ctx, nil); err != nil {
+		inc.event(ctx, Event{Kind: EventSlackFailed, Outcome: "failed", Detail: "post: " + errorMessage(err)})
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -28,6 +29,12 @@ type incidentEnv struct {
 	env       *testsuite.TestWorkflowEnvironment
 	summaries []activities.SummaryInput
 	invited   []string
+	// createErr fails channel creation; created, posts and announced
+	// record the Slack calls.
+	createErr error
+	created   []activities.CreateChannelInput
+	posts     []activities.PostInput
+	announced []activities.AnnounceInput
 }
 
 func newIncidentEnv(t *testing.T) *incidentEnv {
@@ -41,6 +48,10 @@ func newIncidentEnv(t *testing.T) *incidentEnv {
 	e.env.RegisterActivity(sl)
 	e.env.OnActivity(sl.CreateIncidentChannel, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CreateChannelInput) (activities.ChannelResult, error) {
+			e.created = append(e.created, in)
+			if e.createErr != nil {
+				return activities.ChannelResult{}, e.createErr
+			}
 			return activities.ChannelResult{ID: "C0INC", Name: activities.ChannelName(in.Key, in.Title)}, nil
 		})
 	e.env.OnActivity(sl.SetUpChannel, mock.Anything, mock.Anything).Return(
@@ -53,7 +64,16 @@ func newIncidentEnv(t *testing.T) *incidentEnv {
 			e.summaries = append(e.summaries, in)
 			return activities.PostResult{Channel: in.Channel, TS: "1700000000.000100"}, nil
 		})
-	e.env.OnActivity(sl.Post, mock.Anything, mock.Anything).Return(activities.PostResult{TS: "1"}, nil)
+	e.env.OnActivity(sl.Post, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PostInput) (activities.PostResult, error) {
+			e.posts = append(e.posts, in)
+			return activities.PostResult{TS: "1"}, nil
+		})
+	e.env.OnActivity(sl.Announce, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.AnnounceInput) (activities.PostResult, error) {
+			e.announced = append(e.announced, in)
+			return activities.PostResult{TS: "1"}, nil
+		})
 	return e
 }
 
@@ -397,5 +417,60 @@ func TestDeclaredPlaybookPassesTheRunRule(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPrivateIncident(t *testing.T) {
+	e := newIncidentEnv(t)
+	var st IncidentState
+	var fromElsewhere error
+	e.env.RegisterDelayedCallback(func() {
+		st = e.state()
+		_, fromElsewhere = e.env.QueryWorkflow(QueryStatus, QueryRequest{User: "U0X", Origin: "slack", Channel: "C0GENERAL"})
+		e.env.CancelWorkflow()
+	}, time.Minute)
+	e.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{Key: "INC-2026-0007", Title: "Payroll insider", Severity: "SEV1", DeclaredBy: "U1", Origin: "slack",
+		Slack: &IncidentSlack{Announce: "C0ANNOUNCE", DeclaredIn: "C0GENERAL", Private: true}})
+	if len(e.created) != 1 || !e.created[0].Private || !st.Private {
+		t.Fatalf("created %+v, state private=%v", e.created, st.Private)
+	}
+	if len(e.announced) != 2 || e.announced[0].Channel != "C0ANNOUNCE" || e.announced[1].Channel != "C0GENERAL" || !e.announced[0].Card.Private {
+		t.Fatalf("announced %+v", e.announced)
+	}
+	if fromElsewhere == nil || !strings.Contains(fromElsewhere.Error(), "INC-2026-0007 is private") || strings.Contains(fromElsewhere.Error(), "C0INC") {
+		t.Fatalf("read of a private incident from another channel: %v", fromElsewhere)
+	}
+}
+
+// TestChannelFailureIsTold: an incident whose channel cannot be created
+// says so on the timeline and to the channel the declare came from, and
+// Slack cannot reach it (issue item 3: never silently unbound).
+func TestChannelFailureIsTold(t *testing.T) {
+	e := newIncidentEnv(t)
+	e.createErr = temporal.NewNonRetryableApplicationError("create channel #inc-2026-0043-x: missing_scope", "SlackError", nil)
+	note := e.change(time.Minute, UpdateNote, ChangeRequest{Actor: "U1", Origin: "slack", Channel: "C0GENERAL", Text: "x", Holds: []policy.Principal{policy.Noters}})
+	var ev []Event
+	e.env.RegisterDelayedCallback(func() {
+		v, err := e.env.QueryWorkflow(QueryTimeline)
+		if err != nil || v.Get(&ev) != nil {
+			t.Errorf("timeline: %v", err)
+		}
+		e.env.CancelWorkflow()
+	}, 2*time.Minute)
+	e.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{Key: "INC-2026-0043", Title: "x", Severity: "SEV2", DeclaredBy: "U1", Origin: "slack",
+		Slack: &IncidentSlack{Announce: "C0ANNOUNCE", DeclaredIn: "C0GENERAL"}})
+	if !slices.ContainsFunc(ev, func(x Event) bool {
+		return x.Kind == EventSlackFailed && strings.Contains(x.Detail, "missing_scope") && strings.Contains(x.Detail, "the firebreak CLI can")
+	}) {
+		t.Fatalf("no failure on the timeline: %+v", ev)
+	}
+	if len(e.posts) != 1 || e.posts[0].Channel != "C0GENERAL" || !strings.Contains(e.posts[0].Text, "could not create a channel for INC-2026-0043") {
+		t.Fatalf("declaring channel not told: %+v", e.posts)
+	}
+	if len(e.announced) != 0 {
+		t.Fatalf("an incident without a channel was announced: %+v", e.announced)
+	}
+	if note.rejected == nil || !strings.Contains(note.rejected.Error(), "has no Slack channel yet") {
+		t.Fatalf("slack note on the unbound incident: %v", note.rejected)
 	}
 }

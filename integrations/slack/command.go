@@ -47,6 +47,7 @@ type Command struct {
 	Title    string // declare
 	Severity string // "SEV1".."SEV4": declare (default SEV3), sev
 	Playbook string // run, plan, declare
+	Private  bool   // declare: a private channel, read and steered from it only
 	Inputs   []KV   // run, plan, declare; in the order given
 	Role     string // role: RoleCommander, RoleScribe or RoleComms
 	User     string // role: Slack user ID
@@ -96,7 +97,7 @@ type commandSpec struct {
 // cannot be modified.
 func commands() []commandSpec {
 	return []commandSpec{
-		{VerbDeclare, `/incident declare "<title>" [sev1-sev4] [playbook key=value ...]`, "declare an incident (default SEV3) and optionally start a playbook"},
+		{VerbDeclare, `/incident declare "<title>" [sev1-sev4] [private] [playbook key=value ...]`, "declare an incident (default SEV3; `private` for a private channel) and optionally start a playbook"},
 		{VerbRun, `/incident run <playbook> [key=value ...]`, "run a playbook in this incident"},
 		{VerbPlan, `/incident plan <playbook> [key=value ...]`, "show what a playbook would do, changing nothing"},
 		{VerbStatus, `/incident status [investigating|contained|recovering]`, "show the incident and its runs, or move it to a new status"},
@@ -276,6 +277,11 @@ func parseDeclare(rest string) (Command, error) {
 		} else {
 			c.Title = unescape(rest[:words[at].start])
 		}
+	}
+	// `private` is a word only where the severity may stand or right
+	// after it, so a title can still say "private".
+	if len(tail) > 0 && strings.EqualFold(tail[0].text, "private") {
+		c.Private, tail = true, tail[1:]
 	}
 	if len(tail) == 0 {
 		return c, nil

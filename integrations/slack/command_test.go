@@ -51,6 +51,13 @@ func TestParseCommand(t *testing.T) {
 		{"declare paged <@U1ABC|al> about it sev3", Command{Verb: VerbDeclare, Title: "paged <@U1ABC|al> about it", Severity: "SEV3"}},
 		{"declare fix sev scoring", Command{Verb: VerbDeclare, Title: "fix sev scoring", Severity: "SEV3"}},
 		{"DECLARE x SEV1", Command{Verb: VerbDeclare, Title: "x", Severity: "SEV1"}},
+		// declare: `private` right after the severity or a quoted title.
+		{`declare "Insider" sev1 private`, Command{Verb: VerbDeclare, Title: "Insider", Severity: "SEV1", Private: true}},
+		{`declare "Insider" PRIVATE`, Command{Verb: VerbDeclare, Title: "Insider", Severity: "SEV3", Private: true}},
+		{"declare Insider on payroll sev2 private hr-triage who=U1", Command{
+			Verb: VerbDeclare, Title: "Insider on payroll", Severity: "SEV2", Private: true, Playbook: "hr-triage", Inputs: []KV{{"who", "U1"}},
+		}},
+		{"declare private repo leaked", Command{Verb: VerbDeclare, Title: "private repo leaked", Severity: "SEV3"}},
 
 		{"run ec2-containment", Command{Verb: VerbRun, Playbook: "ec2-containment"}},
 		{`run ec2-containment instance_id=i-0abc account=prod`, Command{
@@ -104,7 +111,7 @@ func TestParseCommand(t *testing.T) {
 func TestParseCommandErrors(t *testing.T) {
 	const (
 		see      = "\nSee `/incident help` for all commands."
-		declare  = "\nUsage: `/incident declare \"&lt;title&gt;\" [sev1-sev4] [playbook key=value ...]`" + see
+		declare  = "\nUsage: `/incident declare \"&lt;title&gt;\" [sev1-sev4] [private] [playbook key=value ...]`" + see
 		run      = "\nUsage: `/incident run &lt;playbook&gt; [key=value ...]`" + see
 		plan     = "\nUsage: `/incident plan &lt;playbook&gt; [key=value ...]`" + see
 		sev      = "\nUsage: `/incident sev &lt;sev1-sev4&gt;`" + see
