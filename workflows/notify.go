@@ -42,13 +42,23 @@ type RunStatusNotice struct {
 }
 
 // ApprovalNotice is the input of PostApprovalRequest, and of
-// UpdateApprovalMessage (with TS) once the gate has closed.
+// UpdateApprovalMessage (with TS and Outcome) once the gate has closed.
 type ApprovalNotice struct {
 	Channel string    `json:"channel"`
 	RunID   string    `json:"run_id"`
 	Step    StepState `json:"step"`
 	TS      string    `json:"ts,omitempty"`
+	// Outcome says how the gate closed: one of the Gate* values.
+	Outcome string `json:"outcome,omitempty"`
 }
+
+// How an approval gate closed.
+const (
+	GateApproved = "approved"
+	GateRejected = "rejected"
+	GateTimedOut = "timed_out"
+	GateAborted  = "aborted"
+)
 
 // SlackPosted identifies a posted message.
 type SlackPosted struct {
@@ -150,10 +160,31 @@ func (n *notifier) approvalClosed(ctx workflow.Context, st *StepState, ts string
 	if workflow.GetVersion(ctx, "approval-message-closed", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return
 	}
+	outcome := n.gateOutcome(ctx, st)
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	_ = workflow.ExecuteActivity(slackActivity(ctx), ActivityUpdateApproval, ApprovalNotice{
 		Channel: n.target.Channel, RunID: workflow.GetInfo(ctx).WorkflowExecution.ID, Step: copyStep(st), TS: ts,
+		Outcome: outcome,
 	}).Get(ctx, nil)
+}
+
+// gateOutcome says how a closed gate ended; ctx is the gate's own
+// context, cancelled when the run was aborted while it waited.
+func (n *notifier) gateOutcome(ctx workflow.Context, st *StepState) string {
+	a := st.Approval
+	switch {
+	case a == nil:
+		return ""
+	case a.RejectedBy != "":
+		return GateRejected
+	case len(a.Approvers) >= max(a.Min, 1):
+		return GateApproved
+	case n.r.aborted != nil || ctx.Err() != nil:
+		return GateAborted
+	case st.Status == StepAborted:
+		return GateTimedOut
+	}
+	return ""
 }
 
 func copyStep(st *StepState) StepState {

@@ -486,21 +486,16 @@ func ApprovalProgress(runID string, step workflows.StepState, result workflows.V
 
 	var head, progress string
 	decided := result.Released || result.Rejected
+	// Once decided, the message says how the gate closed and nothing
+	// that goes stale: it is not updated when the run moves on.
 	switch {
 	case result.Rejected:
-		head = ":no_entry: Rejected"
-		progress = "Rejected"
-		if rejectedBy != "" {
-			progress += " by " + userRef(rejectedBy)
-		}
+		head, progress = closedText(workflows.GateRejected, rejectedBy, refs, needed)
 	case result.Released:
-		head = ":white_check_mark: Approved"
-		progress = "Approved by " + people(refs) + ": running"
+		head, progress = closedText(workflows.GateApproved, rejectedBy, refs, needed)
 	case step.Approval != nil && !step.Approval.Open:
-		// Closed without a decision: timed out, or the run was aborted.
 		decided = true
-		head = ":hourglass: Approval closed"
-		progress = "Closed without a decision (step " + esc(step.Status) + ")"
+		head, progress = closedText(closedOutcome(step), rejectedBy, refs, needed)
 	case len(refs) > 0:
 		head = ":lock: Approval needed"
 		progress = fmt.Sprintf("Approved by %s, %d of %d", people(refs), max(result.Approvals, len(refs)), needed)
@@ -510,6 +505,67 @@ func ApprovalProgress(runID string, step workflows.StepState, result workflows.V
 	}
 	blocks := approvalBlocks(runID, step, head, progress, !decided)
 	return blocks, truncate(progress+" ("+escTrunc(oneLine(fmt.Sprintf("%s in run %s", step.ID, runID)), maxFallback)+")", maxFallback)
+}
+
+// ApprovalClosed is the request message once its gate has closed, the
+// way outcome (a workflows.Gate* value) says it did; an empty outcome
+// (from a workflow that predates it) is read from the step.
+func ApprovalClosed(runID string, step workflows.StepState, outcome string) ([]goslack.Block, string) {
+	if outcome == "" {
+		outcome = closedOutcome(step)
+	}
+	var approvers []string
+	needed, rejectedBy := 1, ""
+	if a := step.Approval; a != nil {
+		approvers, needed, rejectedBy = a.Approvers, max(a.Min, 1), a.RejectedBy
+	}
+	refs := make([]string, len(approvers))
+	for i, u := range approvers {
+		refs[i] = userRef(u)
+	}
+	head, progress := closedText(outcome, rejectedBy, refs, needed)
+	blocks := approvalBlocks(runID, step, head, progress, false)
+	return blocks, truncate(progress+" ("+escTrunc(oneLine(fmt.Sprintf("%s in run %s", step.ID, runID)), maxFallback)+")", maxFallback)
+}
+
+// closedOutcome reads how a closed gate ended from the step alone: only
+// a timeout marks the step aborted before its gate closes.
+func closedOutcome(step workflows.StepState) string {
+	a := step.Approval
+	switch {
+	case a == nil:
+		return ""
+	case a.RejectedBy != "":
+		return workflows.GateRejected
+	case len(a.Approvers) >= max(a.Min, 1):
+		return workflows.GateApproved
+	case step.Status == workflows.StepAborted:
+		return workflows.GateTimedOut
+	}
+	return ""
+}
+
+// closedText is the head and progress line of a closed gate.
+func closedText(outcome, rejectedBy string, refs []string, needed int) (head, progress string) {
+	so := fmt.Sprintf("%d of %d approvals", len(refs), needed)
+	if len(refs) > 0 {
+		so += " (" + people(refs) + ")"
+	}
+	switch outcome {
+	case workflows.GateApproved:
+		return ":white_check_mark: Approved", "Approved by " + people(refs)
+	case workflows.GateRejected:
+		progress = "Rejected"
+		if rejectedBy != "" {
+			progress += " by " + userRef(rejectedBy)
+		}
+		return ":no_entry: Rejected", progress
+	case workflows.GateTimedOut:
+		return ":hourglass: Timed out", "Timed out without a decision, with " + so
+	case workflows.GateAborted:
+		return ":octagonal_sign: Aborted", "Closed without a decision: the run was aborted, with " + so
+	}
+	return ":hourglass: Approval closed", "Closed without a decision, with " + so
 }
 
 func approvalBlocks(runID string, step workflows.StepState, head, progress string, buttons bool) []goslack.Block {

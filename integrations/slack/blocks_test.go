@@ -163,8 +163,8 @@ func TestApprovalProgressText(t *testing.T) {
 	}{
 		{"first of two", workflows.VoteResult{Approvals: 1, Needed: 2, Approvers: []string{"U1A"}}, "", "Approved by <@U1A>, 1 of 2", true},
 		{"two of three", workflows.VoteResult{Approvals: 2, Needed: 3, Approvers: []string{"U1A", "alice"}}, "", "Approved by <@U1A> and alice, 2 of 3", true},
-		{"released", workflows.VoteResult{Approvals: 2, Needed: 2, Approvers: []string{"U1A", "U2B"}, Released: true}, "", "Approved by <@U1A> and <@U2B>: running", false},
-		{"released by three", workflows.VoteResult{Approvals: 3, Needed: 3, Approvers: []string{"U1A", "U2B", "U3C"}, Released: true}, "", "Approved by <@U1A>, <@U2B> and <@U3C>: running", false},
+		{"released", workflows.VoteResult{Approvals: 2, Needed: 2, Approvers: []string{"U1A", "U2B"}, Released: true}, "", "Approved by <@U1A> and <@U2B>", false},
+		{"released by three", workflows.VoteResult{Approvals: 3, Needed: 3, Approvers: []string{"U1A", "U2B", "U3C"}, Released: true}, "", "Approved by <@U1A>, <@U2B> and <@U3C>", false},
 		{"rejected", workflows.VoteResult{Needed: 2, Rejected: true}, "U3C", "Rejected by <@U3C>", false},
 		{"rejected by someone unknown", workflows.VoteResult{Needed: 2, Rejected: true}, "", "Rejected", false},
 	}

@@ -171,12 +171,7 @@ func (n *Notifier) PostApprovalRequest(ctx context.Context, in workflows.Approva
 // UpdateApprovalMessage shows how an approval ended on its request
 // message and removes the buttons.
 func (n *Notifier) UpdateApprovalMessage(ctx context.Context, in workflows.ApprovalNotice) (workflows.SlackPosted, error) {
-	var res workflows.VoteResult
-	if a := in.Step.Approval; a != nil {
-		res = workflows.VoteResult{StepID: in.Step.ID, Approvals: len(a.Approvers), Needed: a.Min, Approvers: a.Approvers,
-			Released: len(a.Approvers) >= a.Min, Rejected: a.RejectedBy != ""}
-	}
-	blocks, text := ApprovalProgress(in.RunID, in.Step, res)
+	blocks, text := ApprovalClosed(in.RunID, in.Step, in.Outcome)
 	return n.post(ctx, in.Channel, in.TS, blocks, text)
 }
 

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -120,25 +121,63 @@ func TestLongPlanLinksTheFullText(t *testing.T) {
 	}
 }
 
+// TestApprovalMessageShowsAClosedGate: however the gate closed, the
+// request message says how, loses its buttons, and claims no run state
+// (it is not updated again, so "running" would stay there forever).
 func TestApprovalMessageShowsAClosedGate(t *testing.T) {
-	n, fake, ch := notifierWithFake(t)
-	step := workflows.StepState{ID: "isolate", Status: workflows.StepAwaitingApproval, Approval: &workflows.ApprovalState{
-		Group: "ops", Eligible: []string{"U1"}, Min: 2, PlanHash: "abc", Open: true, Approvers: []string{"U1"},
-	}}
-	posted, err := n.PostApprovalRequest(context.Background(), workflows.ApprovalNotice{Channel: ch, RunID: "r1", Step: step})
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name, outcome, status string
+		approvers             []string
+		rejectedBy            string
+		want                  string
+	}{
+		{"approved", workflows.GateApproved, workflows.StepRunning, []string{"U0IC1", "U0IC2"}, "", "Approved by <@U0IC1> and <@U0IC2>"},
+		{"rejected", workflows.GateRejected, workflows.StepRejected, []string{"U0IC1"}, "U0IC2", "Rejected by <@U0IC2>"},
+		{"timed out", workflows.GateTimedOut, workflows.StepAborted, []string{"U0IC1"}, "", "Timed out without a decision, with 1 of 2 approvals (<@U0IC1>)"},
+		{"aborted", workflows.GateAborted, workflows.StepAwaitingApproval, nil, "", "Closed without a decision: the run was aborted, with 0 of 2 approvals"},
+		// Activities scheduled before Outcome existed read the step.
+		{"approved, no outcome", "", workflows.StepRunning, []string{"U0IC1", "U0IC2"}, "", "Approved by <@U0IC1> and <@U0IC2>"},
+		{"timed out, no outcome", "", workflows.StepAborted, nil, "", "Timed out without a decision"},
+		{"aborted, no outcome", "", workflows.StepAwaitingApproval, nil, "", "Closed without a decision"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, fake, ch := notifierWithFake(t)
+			step := workflows.StepState{ID: "isolate", Status: workflows.StepAwaitingApproval, Approval: &workflows.ApprovalState{
+				Group: "ops", Eligible: []string{"U0IC1", "U0IC2"}, Min: 2, PlanHash: "abc", Open: true,
+			}}
+			posted, err := n.PostApprovalRequest(context.Background(), workflows.ApprovalNotice{Channel: ch, RunID: "r1", Step: step})
+			if err != nil {
+				t.Fatal(err)
+			}
+			step.Status, step.Approval.Open = tc.status, false
+			step.Approval.Approvers, step.Approval.RejectedBy = tc.approvers, tc.rejectedBy
+			if _, err := n.UpdateApprovalMessage(context.Background(), workflows.ApprovalNotice{Channel: ch, RunID: "r1", Step: step, TS: posted.TS, Outcome: tc.outcome}); err != nil {
+				t.Fatal(err)
+			}
+			msgs := fake.Messages(ch)
+			if len(msgs) != 1 || msgs[0].Edits != 1 {
+				t.Fatalf("want the request updated in place: %+v", msgs)
+			}
+			blocks := decoded(t, msgs[0].Blocks)
+			if !strings.Contains(blocks, tc.want) || strings.Contains(blocks, ActionApprove) {
+				t.Fatalf("closed gate lacks %q or still offers buttons: %s", tc.want, blocks)
+			}
+			for _, stale := range []string{"running", "awaiting", "decide by"} {
+				if strings.Contains(strings.ToLower(blocks+msgs[0].Text), stale) {
+					t.Fatalf("closed gate claims %q, which goes stale: %s", stale, blocks)
+				}
+			}
+		})
 	}
-	step.Status, step.Approval.Open = workflows.StepAborted, false
-	if _, err := n.UpdateApprovalMessage(context.Background(), workflows.ApprovalNotice{Channel: ch, RunID: "r1", Step: step, TS: posted.TS}); err != nil {
-		t.Fatal(err)
+}
+
+// decoded is a message's blocks as text, with the JSON escapes of < and >
+// undone, so tests can look for mrkdwn such as <@U0IC1>.
+func decoded(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("blocks: %v", err)
 	}
-	msgs := fake.Messages(ch)
-	if len(msgs) != 1 || msgs[0].Edits != 1 {
-		t.Fatalf("want the request updated in place: %+v", msgs)
-	}
-	blocks := string(msgs[0].Blocks)
-	if !strings.Contains(blocks, "Closed without a decision") || strings.Contains(blocks, ActionApprove) {
-		t.Fatalf("closed gate still offers buttons or lacks the outcome: %s", blocks)
-	}
+	return fmt.Sprint(v)
 }
