@@ -20,13 +20,32 @@ import (
 // server has not suggested it yet; long incidents collect many notes.
 const maxHistoryEvents = 10000
 
+// sweepEvery is how often an incident looks at runs it inherited from an
+// earlier generation (whose child futures it no longer holds), to notice
+// one that ended without reporting back.
+const sweepEvery = time.Minute
+
 // incident is one IncidentWorkflow run's state and handlers.
 type incident struct {
 	in     IncidentInput
 	st     *IncidentState
 	active map[string]bool // run IDs still running
+	// watched are the runs this generation started: their child futures
+	// tell when they end, reported or not; ended collects those endings
+	// for the main loop.
+	watched map[string]bool
+	ended   []endedRun
+	// noticeLost gates the above for histories recorded before it.
+	noticeLost bool
 	// dirty says the Slack summary needs a refresh.
 	dirty bool
+}
+
+// endedRun is a run whose child future resolved.
+type endedRun struct {
+	id  string
+	res PlaybookResult
+	err error
 }
 
 // IncidentWorkflow is one incident from declaration to resolution: its
@@ -35,7 +54,7 @@ type incident struct {
 // history); runs report back by signal. It continues as new before its
 // history grows large, carrying the whole state forward.
 func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (IncidentState, error) {
-	inc := &incident{in: in, active: map[string]bool{}}
+	inc := &incident{in: in, active: map[string]bool{}, watched: map[string]bool{}}
 	fresh := in.State == nil
 	if fresh {
 		if in.Key == "" || in.Title == "" {
@@ -82,10 +101,22 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (IncidentState, er
 		}
 	}
 	runs := workflow.GetSignalChannel(ctx, SignalRunFinished)
+	// Runs that end without reporting back are noticed (issue: a run that
+	// never reports kept the incident from resolving forever).
+	inc.noticeLost = workflow.GetVersion(ctx, "lost-runs", workflow.DefaultVersion, 1) == 1
 	for {
-		if err := workflow.Await(ctx, func() bool {
-			return runs.Len() > 0 || inc.dirty || inc.done() || inc.tooLong(ctx)
-		}); err != nil {
+		wake := func() bool {
+			return runs.Len() > 0 || inc.dirty || inc.done() || inc.tooLong(ctx) || len(inc.ended) > 0
+		}
+		if inc.noticeLost && len(inc.unwatched()) > 0 {
+			ok, err := workflow.AwaitWithTimeout(ctx, sweepEvery, wake)
+			if err != nil {
+				return *inc.st, err
+			}
+			if !ok {
+				inc.sweep(ctx)
+			}
+		} else if err := workflow.Await(ctx, wake); err != nil {
 			return *inc.st, err
 		}
 		var f RunFinished
@@ -93,6 +124,9 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (IncidentState, er
 			inc.runFinished(ctx, f)
 			f = RunFinished{}
 		}
+		// After the reports: a run reports before it ends, so one that is
+		// still active here ended without reporting.
+		inc.reapEnded(ctx)
 		if inc.dirty {
 			inc.dirty = false
 			inc.refreshSummary(ctx)
@@ -129,6 +163,7 @@ func (inc *incident) continueAsNew(ctx workflow.Context, runs workflow.ReceiveCh
 		}
 		inc.runFinished(ctx, f)
 	}
+	inc.reapEnded(ctx)
 	next := inc.in
 	next.State = inc.st
 	next.Run = nil
@@ -403,6 +438,7 @@ func (inc *incident) startRun(ctx workflow.Context, r RunRequest) (RunRef, error
 	ref := RunRef{ID: id, Playbook: r.Playbook.Metadata.Name, Mode: mode, Status: RunRunning, RequestedBy: r.Actor, StartedAt: workflow.Now(ctx)}
 	inc.st.Runs = append(inc.st.Runs, ref)
 	inc.active[id] = true
+	inc.watch(ctx, id, child)
 	inc.event(ctx, Event{Kind: EventRunRequested, Actor: r.Actor, Origin: r.Origin, Resource: id,
 		Detail: fmt.Sprintf("%s (%s mode)", ref.Playbook, mode)})
 	return ref, nil
@@ -443,6 +479,87 @@ func (inc *incident) runFinished(ctx workflow.Context, f RunFinished) {
 			inc.st.Timeline[i].Seq = i + 1
 		}
 		inc.event(ctx, Event{Kind: EventPlaybookFinished, Outcome: f.Status, Resource: f.RunID, Detail: cmp.Or(f.Error, ref.Playbook)})
+		inc.dirty = true
+	}
+}
+
+// watch waits on a run's child future for as long as this generation of
+// the incident lasts, so a run that ends without reporting (terminated,
+// timed out, its report signal lost) is noticed at once.
+func (inc *incident) watch(ctx workflow.Context, id string, child workflow.ChildWorkflowFuture) {
+	inc.watched[id] = true
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		var res PlaybookResult
+		err := child.Get(ctx, &res)
+		inc.ended = append(inc.ended, endedRun{id: id, res: res, err: err})
+	})
+}
+
+// reapEnded settles runs whose future resolved while they were still
+// active: a run that completed without reporting is finished from its
+// result; one that failed, was terminated or timed out is lost.
+func (inc *incident) reapEnded(ctx workflow.Context) {
+	if !inc.noticeLost {
+		inc.ended = nil
+		return
+	}
+	for _, e := range inc.ended {
+		delete(inc.watched, e.id)
+		if !inc.active[e.id] {
+			continue
+		}
+		if e.err == nil {
+			inc.runFinished(ctx, RunFinished{RunID: e.id, Status: e.res.Status, Error: e.res.Error, Plan: e.res.Plan, Timeline: e.res.Timeline})
+			continue
+		}
+		inc.runLost(ctx, e.id, errorMessage(e.err))
+	}
+	inc.ended = nil
+}
+
+// unwatched are active runs inherited from an earlier generation.
+func (inc *incident) unwatched() []string {
+	var ids []string
+	for _, ref := range inc.st.Runs {
+		if inc.active[ref.ID] && !inc.watched[ref.ID] {
+			ids = append(ids, ref.ID)
+		}
+	}
+	return ids
+}
+
+// sweep asks Temporal about inherited runs; those that ended are lost to
+// the incident (a run that reports is no longer active by now).
+func (inc *incident) sweep(ctx workflow.Context) {
+	ids := inc.unwatched()
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+	})
+	var runs *activities.Runs
+	var res activities.RunStatesResult
+	if err := workflow.ExecuteActivity(actx, runs.RunStates, activities.RunStatesInput{IDs: ids}).Get(ctx, &res); err != nil {
+		workflow.GetLogger(ctx).Warn("could not look at runs", "error", errorMessage(err))
+		return
+	}
+	for _, id := range ids {
+		if how, ok := res.Ended[id]; ok {
+			inc.runLost(ctx, id, strings.ToLower(how)+" without reporting back; `firebreak playbook timeline "+id+"` shows what it did")
+		}
+	}
+}
+
+// runLost records a run that ended without reporting, so the incident
+// does not wait for it (and can be resolved).
+func (inc *incident) runLost(ctx workflow.Context, id, why string) {
+	delete(inc.active, id)
+	for i := range inc.st.Runs {
+		ref := &inc.st.Runs[i]
+		if ref.ID != id || !ref.EndedAt.IsZero() {
+			continue
+		}
+		ref.Status, ref.Error, ref.EndedAt = RunLost, why, workflow.Now(ctx)
+		inc.event(ctx, Event{Kind: EventRunLost, Outcome: RunLost, Resource: id, Detail: fmt.Sprintf("%s ended without reporting back: %s", ref.Playbook, why)})
 		inc.dirty = true
 	}
 }

@@ -474,3 +474,80 @@ func TestChannelFailureIsTold(t *testing.T) {
 		t.Fatalf("slack note on the unbound incident: %v", note.rejected)
 	}
 }
+
+// TestRunsThatNeverReportAreNoticed: a run that ends without reporting
+// back (terminated, say) no longer keeps the incident from resolving;
+// one that completed without its report is finished from its result.
+func TestRunsThatNeverReportAreNoticed(t *testing.T) {
+	pb := load(t, header+"steps:\n  - id: hold\n    wait: {duration: 1h}\n")
+	for _, c := range []struct {
+		name   string
+		res    PlaybookResult
+		err    error
+		status string
+	}{
+		{"terminated", PlaybookResult{}, errors.New("workflow terminated by an operator"), RunLost},
+		{"report lost", PlaybookResult{Playbook: "t", Status: RunSucceeded}, nil, RunSucceeded},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newIncidentEnv(t)
+			e.env.OnWorkflow(PlaybookWorkflow, mock.Anything, mock.Anything).Return(c.res, c.err)
+			resolve := e.change(time.Minute, UpdateResolve, ChangeRequest{Actor: "alice", Origin: "cli"})
+			e.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{Key: "INC-2026-0045", Title: "x", Severity: "SEV3", DeclaredBy: "alice", Origin: "cli",
+				Run: &RunRequest{Playbook: pb, Actor: "alice", Origin: "cli", RequestID: "r1"}})
+			if resolve.rejected != nil || !e.env.IsWorkflowCompleted() {
+				t.Fatalf("resolve refused: %v", resolve.rejected)
+			}
+			var final IncidentState
+			if err := e.env.GetWorkflowResult(&final); err != nil {
+				t.Fatal(err)
+			}
+			if len(final.Runs) != 1 || final.Runs[0].Status != c.status || final.Runs[0].EndedAt.IsZero() {
+				t.Fatalf("runs %+v", final.Runs)
+			}
+			lost := slices.ContainsFunc(final.Timeline, func(x Event) bool {
+				return x.Kind == EventRunLost && strings.Contains(x.Detail, "terminated by an operator")
+			})
+			if lost != (c.status == RunLost) {
+				t.Fatalf("lost event %v; timeline %+v", lost, final.Timeline)
+			}
+		})
+	}
+}
+
+// TestInheritedRunsAreSwept: after continue-as-new the incident holds no
+// future for runs it started before; it asks Temporal about them.
+func TestInheritedRunsAreSwept(t *testing.T) {
+	e := newIncidentEnv(t)
+	var runs *activities.Runs
+	e.env.RegisterActivity(runs)
+	asked := 0
+	e.env.OnActivity(runs.RunStates, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RunStatesInput) (activities.RunStatesResult, error) {
+			asked++
+			if asked < 3 {
+				return activities.RunStatesResult{}, nil // still running
+			}
+			return activities.RunStatesResult{Ended: map[string]string{in.IDs[0]: "TimedOut"}}, nil
+		})
+	early := e.change(90*time.Second, UpdateResolve, ChangeRequest{Actor: "alice", Origin: "cli"})
+	late := e.change(5*time.Minute, UpdateResolve, ChangeRequest{Actor: "alice", Origin: "cli"})
+	id := "incident-INC-2026-0046/t-r1"
+	e.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{Key: "INC-2026-0046", State: &IncidentState{
+		Key: "INC-2026-0046", Title: "x", Severity: "SEV3", Status: StatusInvestigating, Roles: map[string]string{},
+		Runs: []RunRef{{ID: id, Playbook: "t", Mode: ModeRun, Status: RunRunning, RequestedBy: "alice"}},
+	}})
+	if early.rejected == nil || !strings.Contains(early.rejected.Error(), "playbooks are still running") {
+		t.Fatalf("resolve while the run is still going: %v", early.rejected)
+	}
+	if late.rejected != nil || !e.env.IsWorkflowCompleted() {
+		t.Fatalf("resolve after the sweep: %v", late.rejected)
+	}
+	var final IncidentState
+	if err := e.env.GetWorkflowResult(&final); err != nil {
+		t.Fatal(err)
+	}
+	if final.Runs[0].Status != RunLost || !strings.Contains(final.Runs[0].Error, "timedout without reporting back") {
+		t.Fatalf("run %+v", final.Runs[0])
+	}
+}

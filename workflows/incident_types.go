@@ -64,6 +64,7 @@ const (
 	EventPlaybookFinished = "playbook_run_finished"
 	EventResolved         = "incident_resolved"
 	EventSlackFailed      = "slack_failed"
+	EventRunLost          = "playbook_run_lost"
 )
 
 // IncidentInput starts an IncidentWorkflow; State is set when the
@@ -120,6 +121,10 @@ type IncidentState struct {
 	// Generation counts continue-as-new hand-overs.
 	Generation int `json:"generation,omitempty"`
 }
+
+// RunLost is the status of a run that ended without reporting back
+// (terminated, timed out, or its report was lost).
+const RunLost = "lost"
 
 // RunRef is one playbook run of the incident.
 type RunRef struct {

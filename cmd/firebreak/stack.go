@@ -140,6 +140,7 @@ func (s *stack) startWorker() error {
 	w.RegisterWorkflow(workflows.IncidentWorkflow)
 	w.RegisterWorkflow(workflows.IncidentRegistryWorkflow)
 	w.RegisterActivity(&activities.Ping{WorkerID: s.identity})
+	w.RegisterActivity(&activities.Runs{Temporal: s.client})
 	var groups activities.GroupResolver = activities.StaticGroups(s.cfg.Access.Groups)
 	if s.slackAPI != nil {
 		groups = s.groups
