@@ -5,12 +5,15 @@
 package config
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // Config is the whole configuration. YAML keys are snake_case.
@@ -117,6 +120,66 @@ type Access struct {
 	Groups map[string][]string `yaml:"groups"`
 	// Invite are added to every new incident channel.
 	Invite []string `yaml:"invite"`
+	// CLI says how far approvals cast from the CLI are trusted.
+	CLI CLI `yaml:"cli"`
+}
+
+// CLI approval modes (access.cli.approvals).
+const (
+	// CLIApprovalsOne lets unverified CLI votes (--as NAME, backed only by
+	// Temporal access) count as at most one vote per gate, and never on a
+	// run that was itself requested from the CLI; signed votes count as
+	// their user. The default.
+	CLIApprovalsOne = "one"
+	// CLIApprovalsVerified counts only CLI votes signed with a key from
+	// access.cli.keys.
+	CLIApprovalsVerified = "verified"
+	// CLIApprovalsForbid refuses every CLI approval, signed or not
+	// (production: approve from Slack).
+	CLIApprovalsForbid = "forbid"
+)
+
+// CLI is access.cli: how the CLI's identity claims are treated.
+type CLI struct {
+	// Approvals is CLIApprovalsOne (default), CLIApprovalsVerified or
+	// CLIApprovalsForbid.
+	Approvals string `yaml:"approvals"`
+	// Keys maps a Slack user ID to that person's SSH ed25519 public key
+	// (an authorized_keys line). A CLI vote signed with the matching
+	// private key (`--key FILE`) counts as that user.
+	Keys map[string]string `yaml:"keys"`
+}
+
+// PublicKeys returns the raw ed25519 public keys of Keys by user ID. Load
+// has validated them; an entry that does not parse is left out.
+func (c CLI) PublicKeys() map[string]ed25519.PublicKey {
+	out := make(map[string]ed25519.PublicKey, len(c.Keys))
+	for user, line := range c.Keys {
+		if k, err := ParseCLIKey(line); err == nil {
+			out[user] = k
+		}
+	}
+	return out
+}
+
+// ParseCLIKey parses an authorized_keys line holding an ssh-ed25519 key.
+func ParseCLIKey(line string) (ed25519.PublicKey, error) {
+	pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+	if err != nil {
+		return nil, fmt.Errorf("want an authorized_keys line such as \"ssh-ed25519 AAAA… you@host\": %w", err)
+	}
+	if pub.Type() != ssh.KeyAlgoED25519 {
+		return nil, fmt.Errorf("want an ssh-ed25519 key, got %s (generate one with ssh-keygen -t ed25519)", pub.Type())
+	}
+	ck, ok := pub.(ssh.CryptoPublicKey)
+	if !ok {
+		return nil, errors.New("ssh-ed25519 key without a public key")
+	}
+	k, ok := ck.CryptoPublicKey().(ed25519.PublicKey)
+	if !ok || len(k) != ed25519.PublicKeySize {
+		return nil, errors.New("ssh-ed25519 key of the wrong size")
+	}
+	return k, nil
 }
 
 // Channels are where the bot announces incidents.
@@ -144,6 +207,7 @@ func Defaults() Config {
 		HTTP:     HTTP{Addr: "127.0.0.1:8080", ShutdownTimeout: 5 * time.Second},
 		Log:      Log{Level: "info", Format: "auto"},
 		Temporal: Temporal{Namespace: "default", TaskQueue: "firebreak", DevPort: 7233},
+		Access:   Access{CLI: CLI{Approvals: CLIApprovalsOne}},
 		Slack:    Slack{APIURL: "https://slack.com/api/"},
 		GitHub:   GitHub{APIURL: "https://api.github.com/"},
 	}

@@ -5,12 +5,14 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
 var (
 	slackMemberRe = regexp.MustCompile(`^[UWS][A-Z0-9]{2,}$`)
 	slugRe        = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	slackUserRe   = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 )
 
 // errAt builds an error about key. It names where the offending value came
@@ -147,6 +149,43 @@ func (c *Config) validate(mode Mode) ErrorList {
 		if len(members) == 0 {
 			add(c.errAt("access.groups."+name, "", "group has no members"))
 		}
+	}
+	errs = append(errs, c.validateCLI()...)
+	return errs
+}
+
+// validateCLI checks access.cli: a known approval mode, and one parseable
+// ed25519 key per Slack user, none shared (a shared key would let one
+// person sign as several approvers).
+func (c *Config) validateCLI() ErrorList {
+	var errs ErrorList
+	switch c.Access.CLI.Approvals {
+	case CLIApprovalsOne, CLIApprovalsVerified, CLIApprovalsForbid:
+	default:
+		errs = append(errs, c.errAt("access.cli.approvals", "", "want %s, %s or %s, got %q",
+			CLIApprovalsOne, CLIApprovalsVerified, CLIApprovalsForbid, c.Access.CLI.Approvals))
+	}
+	users := make([]string, 0, len(c.Access.CLI.Keys))
+	for u := range c.Access.CLI.Keys {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	owner := map[string]string{} // raw key -> first user with it
+	for _, u := range users {
+		key := "access.cli.keys." + u
+		if !slackUserRe.MatchString(u) {
+			errs = append(errs, c.errAt(key, "", "want a Slack user ID (U…/W…) as the key, got %q", u))
+		}
+		pub, err := ParseCLIKey(c.Access.CLI.Keys[u])
+		if err != nil {
+			errs = append(errs, c.errAt(key, "", "%v", err))
+			continue
+		}
+		if first, ok := owner[string(pub)]; ok {
+			errs = append(errs, c.errAt(key, "", "the same key is configured for %s: each approver needs their own key", first))
+			continue
+		}
+		owner[string(pub)] = u
 	}
 	return errs
 }
