@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -84,6 +85,7 @@ func (s *Steps) PlanAction(ctx context.Context, in ActionInput) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
+	defer keepAlive(ctx)()
 	p, err := a.Plan(ctx, req)
 	if err != nil {
 		return Plan{}, keepApplicationError("plan "+in.Action, err)
@@ -91,12 +93,17 @@ func (s *Steps) PlanAction(ctx context.Context, in ActionInput) (Plan, error) {
 	return p, nil
 }
 
-// ExecuteAction performs the step.
+// ExecuteAction performs the step. While the action runs it heartbeats, so
+// an abort reaches it as ctx's cancellation: an action that stops returns
+// ctx's error (reported as cancelled, the step is not done); one that
+// finishes anyway returns its result, and the run counts the step as done
+// and compensates it.
 func (s *Steps) ExecuteAction(ctx context.Context, in ActionInput) (Result, error) {
 	a, req, err := s.lookup(ctx, in)
 	if err != nil {
 		return Result{}, err
 	}
+	defer keepAlive(ctx)()
 	r, err := a.Execute(ctx, req)
 	if err != nil {
 		return Result{}, keepApplicationError(in.Action, err)
@@ -140,6 +147,36 @@ func (s *Steps) ResolveApprovers(ctx context.Context, in ResolveApproversInput) 
 	}
 	sort.Strings(out)
 	return ResolveApproversResult{Members: out}, nil
+}
+
+// heartbeatEvery is how often a running action tells Temporal it is alive.
+// The SDK sends at most one heartbeat per 80% of the heartbeat timeout;
+// the server's answer to one is how a cancellation reaches the action.
+const heartbeatEvery = 2 * time.Second
+
+// keepAlive heartbeats until the returned stop is called: a crashed worker
+// is noticed within the heartbeat timeout (not the step's whole timeout),
+// and an abort cancels ctx. It keeps beating after a cancellation, since
+// the action may still be finishing a change the run must learn about.
+func keepAlive(ctx context.Context) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(heartbeatEvery)
+		defer tick.Stop()
+		for {
+			activity.RecordHeartbeat(ctx)
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
 }
 
 // keepApplicationError returns an action's ApplicationError unwrapped, so

@@ -1,10 +1,17 @@
 package activities
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 )
@@ -65,5 +72,95 @@ func TestChannelName(t *testing.T) {
 	long := ChannelName("INC-2026-0001", strings.Repeat("very long title ", 20))
 	if len(long) > 80 || strings.HasSuffix(long, "-") {
 		t.Errorf("long name %q (%d)", long, len(long))
+	}
+}
+
+// TestExecuteActionHeartbeats: a running action heartbeats, which is how
+// Temporal notices a dead worker early and how an abort reaches it.
+func TestExecuteActionHeartbeats(t *testing.T) {
+	beat := make(chan struct{})
+	var once sync.Once
+	slow := Def[NoopInput]{
+		Name:     "test.slow",
+		PlanFunc: func(context.Context, Request, NoopInput) (Plan, error) { return Plan{Summary: "wait"}, nil },
+		ExecuteFunc: func(context.Context, Request, NoopInput) (Result, error) {
+			select {
+			case <-beat:
+				return Result{Summary: "heard a heartbeat"}, nil
+			case <-time.After(10 * time.Second):
+				return Result{}, errors.New("no heartbeat while the action ran")
+			}
+		},
+	}
+	reg, err := NewRegistry(slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.SetOnActivityHeartbeatListener(func(*activity.Info, converter.EncodedValues) { once.Do(func() { close(beat) }) })
+	steps := &Steps{Registry: reg}
+	env.RegisterActivity(steps)
+	if _, err := env.ExecuteActivity(steps.ExecuteAction, ActionInput{Action: "test.slow", StepID: "s"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCoreRecordOncePerKey(t *testing.T) {
+	reg, err := NewRegistry(CoreActions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := reg.Get("core.record")
+	exec := func(ctx context.Context, key string, with map[string]any) (Result, error) {
+		return a.Execute(ctx, Request{Action: "core.record", IdempotencyKey: key, StepID: "s", With: with})
+	}
+	var appErr *temporal.ApplicationError
+	t.Setenv(RecordDirEnv, "")
+	if _, err := exec(context.Background(), "k1", map[string]any{"name": "isolate"}); !errors.As(err, &appErr) || !appErr.NonRetryable() || !strings.Contains(err.Error(), "set "+RecordDirEnv) {
+		t.Fatalf("without a record directory: %v", err)
+	}
+	dir := t.TempDir()
+	t.Setenv(RecordDirEnv, dir)
+	for _, bad := range []string{"../escape", ".hidden", "a/b", ""} {
+		if _, err := exec(context.Background(), "k1", map[string]any{"name": bad}); !errors.As(err, &appErr) || appErr.Type() != ErrBadInput {
+			t.Errorf("name %q: want a bad-input error, got %v", bad, err)
+		}
+	}
+	// A retry with the same key (after a crash, say) writes nothing new.
+	for i, c := range []struct {
+		key      string
+		recorded bool
+	}{{"wf/run/isolate", true}, {"wf/run/isolate", false}, {"wf/run2/isolate", true}} {
+		res, err := exec(context.Background(), c.key, map[string]any{"name": "isolate"})
+		if err != nil || res.Outputs["recorded"] != c.recorded {
+			t.Fatalf("call %d (%s): %+v, %v; want recorded=%v", i, c.key, res, err, c.recorded)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "isolate.log"))
+	if err != nil || string(b) != "wf/run/isolate\nwf/run2/isolate\n" {
+		t.Fatalf("isolate.log: %q, %v", b, err)
+	}
+	// Holding after the change: a release file or a cancellation ends it
+	// with success (the change is made); a deadline is a failure.
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := exec(context.Background(), "k-released", map[string]any{"name": "held", "hold_until": "go"}); err != nil || res.Outputs["recorded"] != true {
+		t.Fatalf("released hold: %+v, %v", res, err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if res, err := exec(cancelled, "k-cancelled", map[string]any{"name": "held", "hold_until": "never"}); err != nil || res.Outputs["recorded"] != true {
+		t.Fatalf("cancelled hold: %+v, %v", res, err)
+	}
+	expired, stop := context.WithDeadline(context.Background(), time.Now())
+	defer stop()
+	if _, err := exec(expired, "k-expired", map[string]any{"name": "held", "hold_until": "never"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("expired hold: %v", err)
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "held.log"))
+	if err != nil || string(b) != "k-released\nk-cancelled\nk-expired\n" {
+		t.Fatalf("held.log: %q, %v", b, err)
 	}
 }
