@@ -19,6 +19,37 @@ const (
 	defaultMaxAttempts = 5
 )
 
+// An abort while an action runs (see awaitActivity).
+const (
+	// abortGrace bounds how long an aborted run waits for a running action
+	// to report back before it treats the step as possibly executed.
+	abortGrace = 30 * time.Second
+	// actionHeartbeat is the heartbeat timeout of action activities: a
+	// worker that dies mid-action is noticed this fast (not after the
+	// step's whole timeout), and an abort reaches a running action within
+	// it (the SDK heartbeats at 80% of it).
+	actionHeartbeat = 10 * time.Second
+	// versionAbortWaits gates waiting for an aborted activity's report:
+	// older code went on at once, and runs it aborted must replay.
+	versionAbortWaits = "abort-waits-for-activity"
+)
+
+// Outcomes of an action that was running when its run was aborted.
+const (
+	stopCompleted = "completed" // it made its change anyway: the step is done
+	stopCancelled = "cancelled" // it stopped before making its change
+	stopFailed    = "failed"    // it failed; like any failed step, not undone
+	stopUnknown   = "unknown"   // no report in time, or it timed out: possibly executed
+)
+
+// What an abort would stop, by phase of the run.
+const (
+	phasePlan     = "plan"     // planning (chat runs plan first): nothing has changed
+	phaseRun      = "run"      // running steps
+	phaseRollback = "rollback" // compensating; an abort is refused
+	phaseFinished = "finished" // the outcome is decided
+)
+
 // runError says how a run ended early; it decides the run's status.
 type runError struct {
 	status string // RunFailed, RunRejected, RunAborted
@@ -53,6 +84,7 @@ type run struct {
 	signals  map[string]bool // resume signals received, by name
 	aborted  *AbortRequest
 	cancel   workflow.CancelFunc
+	phase    string // phasePlan…phaseFinished: what an abort would stop
 	status   string
 	outcomes map[string]map[string]any
 	notify   *notifier
@@ -61,6 +93,9 @@ type run struct {
 type doneStep struct {
 	step *playbooks.Step
 	with map[string]any
+	// uncertain: the run was aborted while the action ran and never
+	// learned whether it made its change; it is compensated anyway.
+	uncertain bool
 }
 
 // gate is an open or closed approval.
@@ -92,23 +127,29 @@ func PlaybookWorkflow(ctx workflow.Context, in PlaybookInput) (PlaybookResult, e
 	var result PlaybookResult
 	switch {
 	case r.mode() == ModePlan:
-		result = r.plan(ctx)
+		result = r.planPass(ctx)
+		r.phase = phaseFinished
 		if result.Plan != nil {
 			r.notify.postPlan(ctx, result.Plan)
 		}
 	case r.notify != nil:
 		// In chat, show the plan before changing anything, then run.
-		planned := r.plan(ctx)
+		planned := r.planPass(ctx)
 		if planned.Plan == nil {
 			result = planned
 			break
 		}
 		r.notify.postPlan(ctx, planned.Plan)
+		if r.aborted != nil { // while the plan was being posted
+			result = r.stoppedBeforeChange(nil)
+			break
+		}
 		r.resetForRun()
 		result = r.execute(ctx)
 	default:
 		result = r.execute(ctx)
 	}
+	r.phase = phaseFinished
 	r.notify.changed()
 	r.notify.flush(ctx)
 	r.event(ctx, Event{Kind: EventRunFinished, Actor: SystemActor, Outcome: result.Status, Detail: result.Error})
@@ -209,11 +250,35 @@ func (r *run) snapshot() []StepState {
 	return out
 }
 
+// planPass plans the run; an abort meanwhile stops it there, before
+// anything changed.
+func (r *run) planPass(ctx workflow.Context) PlaybookResult {
+	planCtx, cancel := workflow.WithCancel(ctx)
+	r.phase, r.cancel = phasePlan, cancel
+	return r.plan(planCtx)
+}
+
+// stoppedBeforeChange is the result of a run aborted (or cancelled) while
+// it was planning: no step has run.
+func (r *run) stoppedBeforeChange(err error) PlaybookResult {
+	r.status = RunAborted
+	msg := r.abortReason() + " while planning; nothing was changed"
+	if err != nil && !temporal.IsCanceledError(err) {
+		msg += " (" + errorMessage(err) + ")"
+	}
+	return PlaybookResult{Playbook: r.pb.Metadata.Name, Status: RunAborted, Error: msg, Steps: r.snapshot()}
+}
+
 // execute runs the steps, then rolls back if asked to.
 func (r *run) execute(ctx workflow.Context) PlaybookResult {
 	stepCtx, cancel := workflow.WithCancel(ctx)
-	r.cancel = cancel
+	r.phase, r.cancel = phaseRun, cancel
 	err := r.runSteps(stepCtx, r.pb.Steps)
+	if err == nil && stepCtx.Err() != nil {
+		// Aborted during the last step, which finished anyway: still an
+		// abort, and its change is rolled back with the others.
+		err = r.abortError(stepCtx.Err())
+	}
 	res := PlaybookResult{Playbook: r.pb.Metadata.Name, Status: RunSucceeded}
 	if err != nil {
 		var re *runError
@@ -230,7 +295,9 @@ func (r *run) execute(ctx workflow.Context) PlaybookResult {
 		}
 		res.Error = err.Error()
 		if r.pb.OnFailure == playbooks.OnFailureRollback {
-			// Compensations must run even though the run was cancelled.
+			// Compensations must run even though the run was cancelled,
+			// and an abort must not stop them halfway.
+			r.phase = phaseRollback
 			r.rollback(ctx)
 		}
 	}
@@ -253,14 +320,19 @@ func (r *run) runSteps(ctx workflow.Context, steps []playbooks.Step) error {
 }
 
 func (r *run) abortError(err error) error {
-	reason := "cancelled"
-	if r.aborted != nil {
-		reason = "aborted by " + r.aborted.Actor
-		if r.aborted.Reason != "" {
-			reason += ": " + r.aborted.Reason
-		}
+	return &runError{status: RunAborted, err: fmt.Errorf("%s: %w", r.abortReason(), err)}
+}
+
+// abortReason says who stopped the run and why.
+func (r *run) abortReason() string {
+	if r.aborted == nil {
+		return "cancelled"
 	}
-	return &runError{status: RunAborted, err: fmt.Errorf("%s: %w", reason, err)}
+	reason := "aborted by " + r.aborted.Actor
+	if r.aborted.Reason != "" {
+		reason += ": " + r.aborted.Reason
+	}
+	return reason
 }
 
 func (r *run) runStep(ctx workflow.Context, s *playbooks.Step) error {
@@ -371,7 +443,18 @@ func errorMessage(err error) string {
 	return err.Error()
 }
 
+// idempotencyKey identifies one step of one run for the action's API:
+// stable across activity retries and worker crashes, and different for a
+// new run that reuses the workflow ID (hence the run ID).
 func (r *run) idempotencyKey(ctx workflow.Context, stepID string) string {
+	e := workflow.GetInfo(ctx).WorkflowExecution
+	return e.ID + "/" + e.RunID + "/" + stepID
+}
+
+// childID is the workflow ID of a call step's child. Temporal keeps open
+// workflow IDs unique, so it needs no run ID, and the child's own actions
+// get keys from its own run ID.
+func (r *run) childID(ctx workflow.Context, stepID string) string {
 	return workflow.GetInfo(ctx).WorkflowExecution.ID + "/" + stepID
 }
 
@@ -404,9 +487,60 @@ func activityOptions(s *playbooks.Step) workflow.ActivityOptions {
 		// The step's timeout bounds all attempts together.
 		ScheduleToCloseTimeout: timeout,
 		StartToCloseTimeout:    timeout,
-		RetryPolicy:            retry,
-		Summary:                s.ID + ": " + s.Action,
+		HeartbeatTimeout:       min(actionHeartbeat, timeout),
+		// An aborted action's future waits for its report: it may have
+		// made its change anyway (see awaitActivity).
+		WaitForCancellation: true,
+		RetryPolicy:         retry,
+		Summary:             s.ID + ": " + s.Action,
 	}
+}
+
+// settled is how an activity ended, for awaitActivity.
+type settled struct {
+	err error
+	// aborted: ctx was cancelled while the activity ran, and the run
+	// waited for its report.
+	aborted bool
+	// silent: it had not reported abortGrace after the abort.
+	silent bool
+}
+
+// awaitActivity waits for fut, an activity scheduled on ctx with
+// WaitForCancellation. Without an abort that is fut.Get. When ctx is
+// cancelled first, Temporal asks the activity to stop (it learns at its
+// next heartbeat) and fut resolves only once the activity reports: it
+// stopped, it finished anyway, or it failed. This waits for that report at
+// most abortGrace, so a change made despite the abort is known. onAbort,
+// if set, runs when the abort is seen.
+func awaitActivity(ctx workflow.Context, fut workflow.Future, valuePtr any, onAbort func(workflow.Context)) settled {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	var out settled
+	reported := false
+	get := func(f workflow.Future) { out.err = f.Get(dctx, valuePtr); reported = true }
+	sel := workflow.NewSelector(dctx)
+	sel.AddFuture(fut, get)
+	sel.AddReceive(ctx.Done(), func(c workflow.ReceiveChannel, _ bool) { c.Receive(dctx, nil) })
+	sel.Select(dctx)
+	if reported {
+		return out
+	}
+	if workflow.GetVersion(dctx, versionAbortWaits, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		// Older code saw the activity as cancelled at once.
+		return settled{err: temporal.NewCanceledError()}
+	}
+	out.aborted = true
+	if onAbort != nil {
+		onAbort(dctx)
+	}
+	timerCtx, stopTimer := workflow.WithCancel(dctx)
+	sel = workflow.NewSelector(dctx)
+	sel.AddFuture(fut, get)
+	sel.AddFuture(workflow.NewTimer(timerCtx, abortGrace), func(workflow.Future) {})
+	sel.Select(dctx)
+	stopTimer()
+	out.silent = !reported
+	return out
 }
 
 func (r *run) action(ctx workflow.Context, s *playbooks.Step, st *StepState) error {
@@ -423,11 +557,19 @@ func (r *run) action(ctx workflow.Context, s *playbooks.Step, st *StepState) err
 	var steps *activities.Steps
 	var res activities.Result
 	actx := workflow.WithActivityOptions(ctx, activityOptions(s))
-	err = workflow.ExecuteActivity(actx, steps.ExecuteAction, activities.ActionInput{
+	fut := workflow.ExecuteActivity(actx, steps.ExecuteAction, activities.ActionInput{
 		Action: s.Action, StepID: s.ID, IdempotencyKey: key, With: with,
-	}).Get(ctx, &res)
-	if err != nil {
-		return err
+	})
+	out := awaitActivity(ctx, fut, &res, func(ctx workflow.Context) {
+		r.event(ctx, Event{Kind: EventActionStopRequested, Actor: SystemActor, Step: s.ID, Outcome: "waiting",
+			Detail: fmt.Sprintf("asked %s to stop; waiting up to %s for it to report back", s.Action, abortGrace)})
+	})
+	if out.aborted {
+		if err := r.afterAbort(ctx, s, with, out); err != nil {
+			return err
+		}
+	} else if out.err != nil {
+		return out.err
 	}
 	st.Summary = res.Summary
 	st.Outputs = res.Outputs
@@ -440,15 +582,74 @@ func (r *run) action(ctx workflow.Context, s *playbooks.Step, st *StepState) err
 	return nil
 }
 
+// afterAbort records what a running action did about an abort, and
+// whether its step counts as done. A change it made anyway, or may have
+// made, is compensated with the other done steps when the playbook rolls
+// back (compensations are idempotent, so undoing a change that never
+// happened is harmless); one that stopped or failed is not.
+func (r *run) afterAbort(ctx workflow.Context, s *playbooks.Step, with map[string]any, out settled) error {
+	e := Event{Kind: EventActionStopOutcome, Actor: SystemActor, Step: s.ID}
+	var timeout *temporal.TimeoutError
+	switch {
+	case out.silent:
+		e.Outcome = stopUnknown
+		e.Detail = fmt.Sprintf("%s did not report back within %s of the abort; it may have made its change, or still be making it", s.Action, abortGrace)
+	case out.err == nil:
+		e.Outcome = stopCompleted
+		e.Detail = s.Action + " finished its change before it could stop; the step counts as done"
+	case temporal.IsCanceledError(out.err):
+		e.Outcome = stopCancelled
+		e.Detail = s.Action + " stopped before making its change; nothing to undo"
+	case errors.As(out.err, &timeout):
+		e.Outcome = stopUnknown
+		e.Detail = fmt.Sprintf("%s %s after the abort; it may have made its change", s.Action, errorMessage(out.err))
+	default:
+		e.Outcome = stopFailed
+		e.Detail = fmt.Sprintf("%s failed after the abort (%s); a failed step is not undone", s.Action, errorMessage(out.err))
+	}
+	if e.Outcome == stopCompleted || e.Outcome == stopUnknown {
+		e.Detail += "; " + r.undoNote(s, e.Outcome == stopUnknown)
+	}
+	r.event(ctx, e)
+	switch e.Outcome {
+	case stopCompleted:
+		return nil
+	case stopUnknown:
+		r.done = append(r.done, doneStep{step: s, with: with, uncertain: true})
+		return errors.New("outcome unknown: " + e.Detail)
+	default:
+		return out.err
+	}
+}
+
+// undoNote says what will become of a change an aborted action made.
+func (r *run) undoNote(s *playbooks.Step, uncertain bool) string {
+	switch {
+	case s.Compensate == nil:
+		return "it declares no compensation: check it by hand"
+	case r.pb.OnFailure != playbooks.OnFailureRollback:
+		return "the playbook does not roll back (on_failure: " + r.pb.OnFailure + "): undo it by hand if needed"
+	case uncertain:
+		return "rollback runs its compensation " + s.Compensate.Action + " anyway (compensations are idempotent)"
+	default:
+		return "rollback undoes it with " + s.Compensate.Action
+	}
+}
+
 func (r *run) planAction(ctx workflow.Context, s *playbooks.Step, with map[string]any, key string) (activities.Plan, error) {
 	var steps *activities.Steps
 	var p activities.Plan
 	opts := activityOptions(s)
 	opts.Summary = s.ID + ": plan " + s.Action
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), steps.PlanAction, activities.ActionInput{
+	fut := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), steps.PlanAction, activities.ActionInput{
 		Action: s.Action, StepID: s.ID, IdempotencyKey: key, With: with,
-	}).Get(ctx, &p)
-	return p, err
+	})
+	// A plan changes nothing: after an abort it only needs to have ended.
+	out := awaitActivity(ctx, fut, &p, nil)
+	if out.aborted && out.err == nil {
+		out.err = temporal.NewCanceledError()
+	}
+	return p, out.err
 }
 
 // approve plans the step, opens its gate and waits for the verdict.
@@ -661,7 +862,7 @@ func (r *run) call(ctx workflow.Context, s *playbooks.Step, st *StepState) error
 		return fmt.Errorf("inputs of %s: %w", callee.Metadata.Name, err)
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID: r.idempotencyKey(ctx, s.ID),
+		WorkflowID: r.childID(ctx, s.ID),
 	})
 	var res PlaybookResult
 	err = workflow.ExecuteChildWorkflow(cctx, PlaybookWorkflow, PlaybookInput{
@@ -727,7 +928,11 @@ func (r *run) compensate(ctx workflow.Context, d doneStep) error {
 			return err
 		}
 	}
-	r.event(ctx, Event{Kind: EventCompensationStarted, Actor: SystemActor, Step: s.ID, Detail: c.Action})
+	detail := c.Action
+	if d.uncertain {
+		detail += " (the step may not have made its change; compensations are idempotent)"
+	}
+	r.event(ctx, Event{Kind: EventCompensationStarted, Actor: SystemActor, Step: s.ID, Detail: detail})
 	opts := activityOptions(s)
 	opts.Summary = s.ID + ": compensate with " + c.Action
 	var steps *activities.Steps

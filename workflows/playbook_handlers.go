@@ -187,17 +187,31 @@ func (r *run) validateAbort(_ workflow.Context, a AbortRequest) error {
 	if r.aborted != nil {
 		return fmt.Errorf("already aborted by %s", r.aborted.Actor)
 	}
-	if r.status != RunRunning || r.cancel == nil {
-		return fmt.Errorf("the run is not running (%s)", r.status)
+	switch {
+	case r.phase == phaseRollback:
+		return errors.New("the run is already rolling back its completed steps; a rollback cannot be aborted " +
+			"(stopping it would leave changes half undone): wait for it to finish and read the timeline")
+	case r.phase == phaseFinished:
+		return fmt.Errorf("the run has already finished (%s); there is nothing to abort", r.status)
+	case r.cancel == nil:
+		return errors.New("the run is still starting; try the abort again in a moment")
 	}
 	return nil
 }
 
+// abort cancels what the run is doing. While it plans, the run stops
+// before any step runs. While an action runs, the run waits (bounded) for
+// it to report back, so a change it made anyway is rolled back too.
 func (r *run) abort(ctx workflow.Context, a AbortRequest) (string, error) {
 	r.aborted = &a
-	r.event(ctx, Event{Kind: EventAbortRequested, Actor: a.Actor, Outcome: "aborting", Origin: a.Origin, Detail: a.Reason})
+	state, detail := "aborting", a.Reason
+	if r.phase == phasePlan {
+		state = "aborting while planning: nothing has been changed, no step will run"
+		detail = strings.TrimPrefix(detail+"; while planning, before any change", "; ")
+	}
+	r.event(ctx, Event{Kind: EventAbortRequested, Actor: a.Actor, Outcome: "aborting", Origin: a.Origin, Detail: detail})
 	r.cancel()
-	return "aborting", nil
+	return state, nil
 }
 
 // receiveSignals records resume signals, including ones that arrive before

@@ -5,7 +5,6 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/firebreak-ir/firebreak/activities"
 	"github.com/firebreak-ir/firebreak/playbooks"
 )
 
@@ -15,7 +14,13 @@ import (
 func (r *run) plan(ctx workflow.Context) PlaybookResult {
 	var planned []PlannedStep
 	for _, s := range r.pb.AllSteps() {
+		if ctx.Err() != nil {
+			return r.stoppedBeforeChange(nil)
+		}
 		ps, err := r.planStep(ctx, s)
+		if ctx.Err() != nil {
+			return r.stoppedBeforeChange(err)
+		}
 		if err != nil {
 			r.status = RunFailed
 			return PlaybookResult{Playbook: r.pb.Metadata.Name, Status: RunFailed, Error: fmt.Sprintf("step %s: %v", s.ID, err), Steps: r.snapshot()}
@@ -49,13 +54,8 @@ func (r *run) planStep(ctx workflow.Context, s *playbooks.Step) ([]PlannedStep, 
 			ps.Note = joinNote(ps.Note, err.Error())
 			break
 		}
-		var steps *activities.Steps
-		var p activities.Plan
-		opts := activityOptions(s)
-		opts.Summary = s.ID + ": plan " + s.Action
-		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), steps.PlanAction, activities.ActionInput{
-			Action: s.Action, StepID: s.ID, IdempotencyKey: r.idempotencyKey(ctx, s.ID), With: with,
-		}).Get(ctx, &p); err != nil {
+		p, err := r.planAction(ctx, s, with, r.idempotencyKey(ctx, s.ID))
+		if err != nil {
 			return nil, err
 		}
 		ps.Summary, ps.Changes = p.Summary, p.Changes
@@ -88,7 +88,7 @@ func (r *run) planStep(ctx workflow.Context, s *playbooks.Step) ([]PlannedStep, 
 		if err != nil {
 			return nil, fmt.Errorf("inputs of %s: %w", callee.Metadata.Name, err)
 		}
-		id := r.idempotencyKey(ctx, s.ID)
+		id := r.childID(ctx, s.ID)
 		if r.mode() != ModePlan {
 			id += "/plan" // the plan pass before a chat run; the real child takes the plain ID
 		}

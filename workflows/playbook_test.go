@@ -10,10 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/firebreak-ir/firebreak/activities"
 	"github.com/firebreak-ir/firebreak/playbooks"
@@ -448,15 +453,34 @@ func TestApprovalValidator(t *testing.T) {
 	}
 }
 
+// TestApprovalTimeoutAborts votes after the gate timed out, while the run
+// is still open (a parallel wait holds it): the timeout must have closed
+// the gate, so the vote is refused and nothing runs.
 func TestApprovalTimeoutAborts(t *testing.T) {
+	pb := load(t, header+`
+steps:
+  - parallel:
+      - id: isolate
+        action: core.log
+        with: {message: "isolate i-123"}
+        approval: {group: incident-commanders, min: 2, timeout: 1h}
+      - id: hold
+        wait: {duration: 3h}
+`)
 	h := newHarness(t)
 	late := h.vote(2*time.Hour, "isolate", "U_IC1", true, "")
-	res := h.run(load(t, approvalPlaybook), nil, "")
+	res := h.run(pb, nil, "")
 	if res.Status != RunAborted || !strings.Contains(res.Error, "approval timed out") {
 		t.Fatalf("status %s, error %q", res.Status, res.Error)
 	}
-	if late.done && late.rejected == nil {
-		t.Fatal("a vote after the timeout must be refused")
+	if !late.done {
+		t.Fatal("the late vote was never sent: the run closed before it")
+	}
+	if late.rejected == nil || !strings.Contains(late.rejected.Error(), "step isolate is no longer waiting for approval (timed out or aborted)") {
+		t.Fatalf("a vote after the timeout must be refused as too late, got %v", late.rejected)
+	}
+	if len(h.executed) != 0 {
+		t.Fatalf("a timed-out step must not execute: %v", h.executed)
 	}
 	mustHaveInOrder(t, kinds(h.timeline()), "approval_requested:isolate", "approval_timed_out:isolate", "run_finished:")
 }
@@ -882,5 +906,298 @@ func TestVotesOnlyFromTheRunsChannel(t *testing.T) {
 	}
 	if err := cliRun.validateTask(nil, TaskCompletion{StepID: "isolate", Actor: "alice", Origin: "cli"}); err != nil {
 		t.Fatalf("cli completion: %v", err)
+	}
+}
+
+// remote is a scripted action activity that behaves towards the workflow
+// as one on a real Temporal server does. The testsuite cannot show an
+// abort's effect on a running action: it resolves a cancelled activity's
+// future at once, whatever WaitForCancellation says. On a server, a
+// future with WaitForCancellation resolves only when the activity reports
+// (it learns of the cancellation at its next heartbeat), and one without
+// resolves at once while the activity runs on. remote does both.
+type remote struct {
+	activity string // ExecuteAction or PlanAction
+	step     string
+	action   string
+	// runs is how long it takes when nobody stops it.
+	runs time.Duration
+	// lag is how long a cancellation takes to reach it (its next heartbeat).
+	lag time.Duration
+	// onCancel is what it does then: finish its change anyway, stop before
+	// making it, or hang without a word (a wedged worker).
+	onCancel string
+	// started and changed count attempts and changes actually made.
+	started, changed int
+}
+
+const (
+	remoteFinishes = "finishes"
+	remoteStops    = "stops"
+	remoteHangs    = "hangs"
+)
+
+// scripted routes the activities the remotes match to them.
+type scripted struct {
+	interceptor.WorkerInterceptorBase
+	remotes []*remote
+}
+
+func withRemotes(h *harness, rs ...*remote) {
+	h.env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&scripted{remotes: rs}}})
+}
+
+func (s *scripted) InterceptWorkflow(_ workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	return &scriptedInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, s: s}
+}
+
+type scriptedInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	s *scripted
+}
+
+func (i *scriptedInbound) Init(out interceptor.WorkflowOutboundInterceptor) error {
+	return i.Next.Init(&scriptedOutbound{WorkflowOutboundInterceptorBase: interceptor.WorkflowOutboundInterceptorBase{Next: out}, s: i.s})
+}
+
+type scriptedOutbound struct {
+	interceptor.WorkflowOutboundInterceptorBase
+	s *scripted
+}
+
+func (o *scriptedOutbound) ExecuteActivity(ctx workflow.Context, activityType string, args ...any) workflow.Future {
+	in, _ := args[0].(activities.ActionInput)
+	for _, rm := range o.s.remotes {
+		if rm.activity == activityType && rm.step == in.StepID && rm.action == in.Action {
+			return rm.execute(ctx)
+		}
+	}
+	return o.Next.ExecuteActivity(ctx, activityType, args...)
+}
+
+func (rm *remote) execute(ctx workflow.Context) workflow.Future {
+	opts := workflow.GetActivityOptions(ctx)
+	fut, settle := workflow.NewFuture(ctx)
+	reported := false
+	report := func(v any, err error) {
+		if !reported {
+			reported = true
+			settle.Set(v, err)
+		}
+	}
+	rm.started++
+	server, _ := workflow.NewDisconnectedContext(ctx)
+	workflow.Go(server, func(server workflow.Context) {
+		cancelled := false
+		sel := workflow.NewSelector(server)
+		sel.AddFuture(workflow.NewTimer(server, rm.runs), func(workflow.Future) {})
+		sel.AddReceive(ctx.Done(), func(c workflow.ReceiveChannel, _ bool) { c.Receive(server, nil); cancelled = true })
+		sel.Select(server)
+		if cancelled {
+			if !opts.WaitForCancellation {
+				report(nil, temporal.NewCanceledError())
+			}
+			_ = workflow.Sleep(server, rm.lag)
+			switch rm.onCancel {
+			case remoteHangs:
+				return
+			case remoteStops:
+				report(nil, temporal.NewCanceledError())
+				return
+			}
+		}
+		rm.changed++
+		if rm.activity == "PlanAction" {
+			report(activities.Plan{Summary: rm.action + " planned"}, nil)
+			return
+		}
+		report(activities.Result{Summary: rm.action + " done", Outputs: map[string]any{"message": "isolate"}}, nil)
+	})
+	return fut
+}
+
+func eventsOf(ev []Event, kind string) []Event {
+	var out []Event
+	for _, e := range ev {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+const abortMidActionPlaybook = header + `
+on_failure: rollback
+steps:
+  - id: snapshot
+    action: core.log
+    with: {message: snapshot}
+    compensate: {action: core.noop}
+  - id: isolate
+    action: core.log
+    with: {message: isolate}
+    compensate: {action: core.noop}
+`
+
+// TestAbortWhileActionRuns aborts while isolate's action runs: the run
+// waits for its report, and a change it made (or may have made) is
+// compensated with the others; one it did not make is not. Whether or
+// not a step follows, the run ends aborted and that step never runs.
+func TestAbortWhileActionRuns(t *testing.T) {
+	t.Run("last step", func(t *testing.T) { abortWhileActionRuns(t, abortMidActionPlaybook) })
+	t.Run("then another", func(t *testing.T) {
+		abortWhileActionRuns(t, abortMidActionPlaybook+"  - id: never\n    action: core.noop\n")
+	})
+}
+
+func abortWhileActionRuns(t *testing.T, pb string) {
+	for _, c := range []struct {
+		onCancel    string
+		outcome     string
+		compensated bool
+		detail      string
+	}{
+		{remoteFinishes, stopCompleted, true, "core.log finished its change before it could stop; the step counts as done; rollback undoes it with core.noop"},
+		{remoteStops, stopCancelled, false, "core.log stopped before making its change; nothing to undo"},
+		{remoteHangs, stopUnknown, true, "core.log did not report back within 30s of the abort; it may have made its change, or still be making it; rollback runs its compensation core.noop anyway (compensations are idempotent)"},
+	} {
+		t.Run(c.onCancel, func(t *testing.T) {
+			h := newHarness(t)
+			isolate := &remote{activity: "ExecuteAction", step: "isolate", action: "core.log", runs: 10 * time.Minute, lag: 5 * time.Second, onCancel: c.onCancel}
+			withRemotes(h, isolate)
+			abort := h.update(time.Minute, UpdateAbort, func() any { return AbortRequest{Actor: "U_IC1", Reason: "wrong host"} })
+			res := h.run(load(t, pb), nil, "")
+			if abort.rejected != nil || res.Status != RunAborted || !strings.Contains(res.Error, "aborted by U_IC1: wrong host") {
+				t.Fatalf("abort %v; status %s, error %q", abort.rejected, res.Status, res.Error)
+			}
+			if isolate.started != 1 {
+				t.Fatalf("isolate started %d times", isolate.started)
+			}
+			compensations := 0
+			for _, e := range h.executed {
+				if e == "isolate:core.noop" {
+					compensations++
+				}
+			}
+			if want := map[bool]int{true: 1, false: 0}[c.compensated]; compensations != want {
+				t.Fatalf("isolate compensated %d times, want %d (its action made %d changes before the run closed); executed %v", compensations, want, isolate.changed, h.executed)
+			}
+			if !slices.Contains(h.executed, "snapshot:core.noop") || slices.Contains(h.executed, "never:core.noop") {
+				t.Fatalf("executed %v", h.executed)
+			}
+			ev := h.timeline()
+			asked, told := eventsOf(ev, EventActionStopRequested), eventsOf(ev, EventActionStopOutcome)
+			if len(asked) != 1 || asked[0].Step != "isolate" || len(told) != 1 || told[0].Outcome != c.outcome || told[0].Detail != c.detail {
+				t.Fatalf("stop events %+v / %+v, want outcome %s: %q", asked, told, c.outcome, c.detail)
+			}
+			mustHaveInOrder(t, kinds(ev), "abort_requested:", "action_stop_requested:isolate", "action_stop_outcome:isolate", "rollback_started:", "run_finished:")
+			want := map[bool]string{true: StepCompensated, false: StepAborted}[c.compensated]
+			if st := stepStatus(res); st["isolate"] != want || st["snapshot"] != StepCompensated || (strings.Contains(pb, "never") && st["never"] != StepPending) {
+				t.Fatalf("statuses %v", st)
+			}
+		})
+	}
+}
+
+// TestAbortWhilePlanning aborts a chat run (which plans first) while it
+// plans, and while its plan is being posted: the run stops there, and no
+// step runs.
+func TestAbortWhilePlanning(t *testing.T) {
+	pb := header + `
+on_failure: rollback
+steps:
+  - id: isolate
+    action: core.log
+    with: {message: isolate}
+    compensate: {action: core.noop}
+`
+	for _, c := range []struct {
+		name      string
+		planTakes time.Duration // isolate's PlanAction
+		postTakes time.Duration // posting the plan to Slack
+	}{
+		{"during a plan call", 10 * time.Minute, 0},
+		{"while the plan is posted", 0, 10 * time.Minute},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			if c.planTakes > 0 {
+				withRemotes(h, &remote{activity: "PlanAction", step: "isolate", action: "core.log", runs: c.planTakes, lag: 5 * time.Second, onCancel: remoteStops})
+			}
+			posts := 0
+			h.env.RegisterActivityWithOptions(func(context.Context, RunPlanNotice) error { posts++; return nil }, activity.RegisterOptions{Name: ActivityPostRunPlan})
+			h.env.RegisterActivityWithOptions(func(context.Context, RunStatusNotice) (SlackPosted, error) {
+				return SlackPosted{Channel: "C0INC", TS: "1.1"}, nil
+			}, activity.RegisterOptions{Name: ActivityUpdateRunStatus})
+			if c.postTakes > 0 {
+				h.env.OnActivity(ActivityPostRunPlan, mock.Anything, mock.Anything).After(c.postTakes).Return(nil)
+			}
+			abort := h.update(time.Minute, UpdateAbort, func() any { return AbortRequest{Actor: "U_IC1", Reason: "wrong incident"} })
+			h.env.ExecuteWorkflow(PlaybookWorkflow, PlaybookInput{Playbook: load(t, pb), Requester: "U_REQ", Origin: "slack", Slack: &RunSlack{Channel: "C0INC"}})
+			var res PlaybookResult
+			if err := h.env.GetWorkflowResult(&res); err != nil {
+				t.Fatal(err)
+			}
+			if abort.rejected != nil || abort.result != "aborting while planning: nothing has been changed, no step will run" {
+				t.Fatalf("abort: refused %v, answer %v", abort.rejected, abort.result)
+			}
+			if res.Status != RunAborted || res.Error != "aborted by U_IC1: wrong incident while planning; nothing was changed" {
+				t.Fatalf("status %s, error %q", res.Status, res.Error)
+			}
+			if len(h.executed) != 0 {
+				t.Fatalf("an abort while planning must stop the run before any step: executed %v", h.executed)
+			}
+			if c.planTakes > 0 && posts != 0 {
+				t.Fatalf("an unfinished plan was posted %d times", posts)
+			}
+			mustHaveInOrder(t, kinds(h.timeline()), "abort_requested:", "run_finished:")
+		})
+	}
+}
+
+// TestAbortDuringRollbackRefused: once a rollback runs, an abort would
+// leave changes half undone, so it is refused with that reason and the
+// rollback finishes.
+func TestAbortDuringRollbackRefused(t *testing.T) {
+	h := newHarness(t)
+	slowUndo := &remote{activity: "ExecuteAction", step: "snapshot", action: "core.noop", runs: 10 * time.Minute, lag: 5 * time.Second, onCancel: remoteStops}
+	withRemotes(h, slowUndo)
+	abort := h.update(5*time.Minute, UpdateAbort, func() any { return AbortRequest{Actor: "U_IC1", Reason: "stop everything"} })
+	res := h.run(load(t, rollbackPlaybook), nil, "")
+	want := "the run is already rolling back its completed steps; a rollback cannot be aborted"
+	if !abort.done || abort.rejected == nil || !strings.Contains(abort.rejected.Error(), want) {
+		t.Fatalf("abort during rollback: done %v, refused %v; want %q", abort.done, abort.rejected, want)
+	}
+	if res.Status != RunFailed || slowUndo.changed != 1 {
+		t.Fatalf("status %s, snapshot compensated %d times", res.Status, slowUndo.changed)
+	}
+	if st := stepStatus(res); st["snapshot"] != StepCompensated || st["isolate"] != StepCompensated {
+		t.Fatalf("statuses %v", st)
+	}
+	if len(eventsOf(h.timeline(), EventAbortRequested)) != 0 {
+		t.Fatal("a refused abort must not reach the timeline")
+	}
+}
+
+// TestIdempotencyKeysCarryTheRunID: a new run that reuses a workflow ID
+// must not inherit the keys of the old one.
+func TestIdempotencyKeysCarryTheRunID(t *testing.T) {
+	h := newHarness(t)
+	var keys, runs []string
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		var in activities.ActionInput
+		if args.Get(&in) == nil && in.StepID != "" {
+			keys = append(keys, in.IdempotencyKey)
+			runs = append(runs, info.WorkflowExecution.ID+"/"+info.WorkflowExecution.RunID+"/")
+		}
+	})
+	h.run(load(t, rollbackPlaybook), nil, "")
+	if len(runs) == 0 || strings.HasSuffix(runs[0], "//") {
+		t.Fatalf("no run ID to check against: %v", runs)
+	}
+	run := runs[0]
+	want := []string{run + "isolate", run + "snapshot", run + "untouched", run + "boom", run + "snapshot/compensate", run + "isolate/compensate"}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("keys\n%v\nwant\n%v", keys, want)
 	}
 }

@@ -158,6 +158,10 @@ const (
 	EventRollbackStarted      = "rollback_started"
 	EventRollbackFinished     = "rollback_finished"
 	EventApprovalRequestStale = "approval_plan_changed"
+	// An abort reached a running action: the run asked it to stop, then
+	// recorded what it did (Outcome: completed, cancelled, failed, unknown).
+	EventActionStopRequested = "action_stop_requested"
+	EventActionStopOutcome   = "action_stop_outcome"
 )
 
 // SystemActor is the actor of events Firebreak causes itself.
