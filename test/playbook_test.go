@@ -3,6 +3,8 @@ package test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-ir/firebreak/activities"
 	"github.com/firebreak-ir/firebreak/test/harness"
 	"github.com/firebreak-ir/firebreak/workflows"
 )
@@ -134,35 +137,60 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-// TestRunSurvivesKill kills firebreak dev with SIGKILL while a run waits
-// for approval, starts it again on the same data, and the run carries on:
-// the approval gate, its plan hash and the timeline are all still there.
+// recordLines reads a core.record file: one line per change made.
+func recordLines(t *testing.T, file string) []string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b))
+}
+
+func runStatus(t *testing.T, env []string, id string) (workflows.RunStatus, bool) {
+	t.Helper()
+	code, out := cli(t, env, "playbook", "status", id, "--json")
+	var st workflows.RunStatus
+	return st, code == 0 && json.Unmarshal([]byte(out), &st) == nil
+}
+
+// TestRunSurvivesKill kills firebreak dev with SIGKILL twice: while a run
+// waits for approval, and while its approved action is executing (it has
+// made its change, recorded by core.record outside the workflow, and not
+// yet reported back). After each restart on the same data the run carries
+// on; at the end each step's change was made exactly once, as the record
+// files show.
 func TestRunSurvivesKill(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "firebreak.yaml")
 	if err := os.WriteFile(cfg, []byte("access:\n  groups:\n    incident-commanders: [U0IC1]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	data := filepath.Join(dir, "data")
-	d, err := harness.StartDev(bin, data, "FIREBREAK_CONFIG="+cfg)
-	if err != nil {
+	data, rec := filepath.Join(dir, "data"), filepath.Join(dir, "record")
+	if err := os.Mkdir(rec, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := d.WaitReady(ctx, d.URL("/readyz")); err != nil {
-		t.Fatal(err)
+	devEnv := []string{"FIREBREAK_CONFIG=" + cfg, activities.RecordDirEnv + "=" + rec}
+	cliEnv := func(d *harness.Dev) []string {
+		return []string{"TEMPORAL_ADDRESS=" + d.TemporalAddr, "FIREBREAK_PLAYBOOKS=testdata/playbooks", "FIREBREAK_LOG_LEVEL=warn"}
 	}
-	env := []string{"TEMPORAL_ADDRESS=" + d.TemporalAddr, "FIREBREAK_PLAYBOOKS=testdata/playbooks", "FIREBREAK_LOG_LEVEL=warn"}
-	if code, out := cli(t, env, "playbook", "run", "contain-host", "-i", "host=i-0abc", "--as", "U0REQ", "--id", "kill-run", "--detach"); code != 0 {
+	kill := func(d *harness.Dev) {
+		t.Helper()
+		if err := d.Cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		<-d.Done()
+	}
+	d := startDev(t, data, devEnv...)
+	env := cliEnv(d)
+	if code, out := cli(t, env, "playbook", "run", "record-once", "--as", "U0REQ", "--id", "kill-run", "--detach"); code != 0 {
 		t.Fatalf("run: exit %d\n%s", code, out)
 	}
 	hashOf := func(env []string) string {
-		code, out := cli(t, env, "playbook", "status", "kill-run", "--json")
-		var st workflows.RunStatus
-		if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
-			return ""
-		}
+		st, _ := runStatus(t, env, "kill-run")
 		for _, s := range st.Steps {
 			if s.ID == "isolate" && s.Approval != nil && s.Approval.Open {
 				return s.Approval.PlanHash
@@ -173,40 +201,88 @@ func TestRunSurvivesKill(t *testing.T) {
 	var hash string
 	waitFor(t, func() bool { hash = hashOf(env); return hash != "" })
 
-	if err := d.Cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-d.Done()
-
-	d2 := startDev(t, data, "FIREBREAK_CONFIG="+cfg)
-	env2 := []string{"TEMPORAL_ADDRESS=" + d2.TemporalAddr, "FIREBREAK_PLAYBOOKS=testdata/playbooks", "FIREBREAK_LOG_LEVEL=warn"}
-	if got := hashOf(env2); got != hash {
+	kill(d) // at the approval gate
+	d = startDev(t, data, devEnv...)
+	env = cliEnv(d)
+	if got := hashOf(env); got != hash {
 		t.Fatalf("after kill -9 the gate shows plan %q, want %q", got, hash)
 	}
-	if code, out := cli(t, env2, "playbook", "approve", "kill-run", "isolate", "--as", "U0IC1", "--plan-hash", hash); code != 0 {
+	if code, out := cli(t, env, "playbook", "approve", "kill-run", "isolate", "--as", "U0IC1", "--plan-hash", hash); code != 0 {
 		t.Fatalf("approve after restart: exit %d\n%s", code, out)
 	}
-	waitFor(t, func() bool {
-		code, _ := cli(t, env2, "playbook", "complete", "kill-run", "evidence", "--as", "U0IC1")
-		return code == 0
-	})
-	waitFor(t, func() bool {
-		code, out := cli(t, env2, "playbook", "status", "kill-run", "--json")
-		var st workflows.RunStatus
-		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && st.Status == workflows.RunSucceeded
-	})
-	code, out := cli(t, env2, "playbook", "timeline", "kill-run", "--json")
-	var ev []workflows.Event
-	if code != 0 || json.Unmarshal([]byte(out), &ev) != nil {
-		t.Fatalf("timeline: %d\n%s", code, out)
+	// isolate records its change, then holds until release-isolate exists.
+	isolateLog := filepath.Join(rec, "isolate.log")
+	waitFor(t, func() bool { return len(recordLines(t, isolateLog)) > 0 })
+
+	kill(d) // mid-action: the change is made, Temporal has not heard back
+	d = startDev(t, data, devEnv...)
+	env = cliEnv(d)
+	if err := os.WriteFile(filepath.Join(rec, "release-isolate"), nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
-	executed := map[string]int{}
-	for _, e := range ev {
-		if e.Kind == workflows.EventStepSucceeded {
-			executed[e.Step]++
+	var st workflows.RunStatus
+	waitFor(t, func() bool {
+		var ok bool
+		st, ok = runStatus(t, env, "kill-run")
+		return ok && st.Status != workflows.RunRunning
+	})
+	if st.Status != workflows.RunSucceeded {
+		t.Fatalf("run ended %s: %+v", st.Status, st.Steps)
+	}
+	isolate, done := recordLines(t, isolateLog), recordLines(t, filepath.Join(rec, "done.log"))
+	if len(isolate) != 1 || len(done) != 1 || !strings.HasPrefix(isolate[0], "kill-run/") || !strings.HasSuffix(isolate[0], "/isolate") {
+		t.Fatalf("changes made: isolate %q, done %q (each exactly once, keyed by run and step)", isolate, done)
+	}
+	// The attempt that finished was the retry after the crash, and it
+	// found the change already made.
+	for _, s := range st.Steps {
+		if s.ID == "isolate" && s.Outputs["recorded"] != false {
+			t.Fatalf("isolate's last attempt: %+v (want the retry that found its change made)", s)
 		}
 	}
-	if executed["isolate"] != 1 || executed["done"] != 1 {
-		t.Fatalf("steps after restart: %v (each must run exactly once)", executed)
+}
+
+// TestAbortMidActionCompensates aborts a run while its action runs on a
+// real server: the action has made its change and finishes once the
+// cancellation reaches it, so the run counts the step as done and its
+// compensation runs (on_failure: rollback).
+func TestAbortMidActionCompensates(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "record")
+	if err := os.Mkdir(rec, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d := startDev(t, filepath.Join(dir, "data"), activities.RecordDirEnv+"="+rec)
+	env := []string{"TEMPORAL_ADDRESS=" + d.TemporalAddr, "FIREBREAK_PLAYBOOKS=testdata/playbooks", "FIREBREAK_LOG_LEVEL=warn"}
+	if code, out := cli(t, env, "playbook", "run", "record-abort", "--as", "U0REQ", "--id", "abort-run", "--detach"); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, out)
+	}
+	waitFor(t, func() bool { return len(recordLines(t, filepath.Join(rec, "isolate.log"))) > 0 })
+	if code, out := cli(t, env, "playbook", "abort", "abort-run", "--as", "U0IC1", "--reason", "wrong host"); code != 0 || !strings.Contains(out, "abort-run: aborting") {
+		t.Fatalf("abort: exit %d\n%s", code, out)
+	}
+	var st workflows.RunStatus
+	waitFor(t, func() bool {
+		var ok bool
+		st, ok = runStatus(t, env, "abort-run")
+		return ok && st.Status != workflows.RunRunning
+	})
+	undo := recordLines(t, filepath.Join(rec, "isolate-undo.log"))
+	if st.Status != workflows.RunAborted || len(undo) != 1 || !strings.HasSuffix(undo[0], "/isolate/compensate") {
+		t.Fatalf("status %s, compensations %q; steps %+v", st.Status, undo, st.Steps)
+	}
+	code, out := cli(t, env, "playbook", "timeline", "abort-run", "--json")
+	var ev []workflows.Event
+	if code != 0 || json.Unmarshal([]byte(out), &ev) != nil {
+		t.Fatalf("timeline: exit %d\n%s", code, out)
+	}
+	var outcome string
+	for _, e := range ev {
+		if e.Kind == workflows.EventActionStopOutcome {
+			outcome = e.Outcome
+		}
+	}
+	if outcome != "completed" {
+		t.Fatalf("stop outcome %q, want completed; timeline %+v", outcome, ev)
 	}
 }
