@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	goslack "github.com/slack-go/slack"
 	"go.temporal.io/sdk/activity"
@@ -156,6 +157,9 @@ type SummaryInput struct {
 	Channel string       `json:"channel"`
 	TS      string       `json:"ts,omitempty"`
 	Card    IncidentCard `json:"card"`
+	// IdempotencyKey names the post, so a retry finds the summary it
+	// already posted instead of posting a second one.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // PostResult is the posted message's timestamp, Slack's message ID.
@@ -175,11 +179,11 @@ func (s *Slack) PostIncidentSummary(ctx context.Context, in SummaryInput) (PostR
 		}
 		return PostResult{Channel: in.Channel, TS: ts}, nil
 	}
-	ch, ts, err := s.API.PostMessageContext(ctx, in.Channel, opts...)
+	res, _, err := PostMessageOnce(ctx, s.API, in.Channel, "", in.IdempotencyKey, nil, opts...)
 	if err != nil {
 		return PostResult{}, SlackError("post summary", err)
 	}
-	return PostResult{Channel: ch, TS: ts}, nil
+	return res, nil
 }
 
 // PostInput is a plain message.
@@ -187,6 +191,8 @@ type PostInput struct {
 	Channel string `json:"channel"`
 	Text    string `json:"text"`
 	Thread  string `json:"thread,omitempty"`
+	// IdempotencyKey names the post (see SummaryInput).
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // Post sends a plain text message.
@@ -195,11 +201,97 @@ func (s *Slack) Post(ctx context.Context, in PostInput) (PostResult, error) {
 	if in.Thread != "" {
 		opts = append(opts, goslack.MsgOptionTS(in.Thread))
 	}
-	ch, ts, err := s.API.PostMessageContext(ctx, in.Channel, opts...)
+	res, _, err := PostMessageOnce(ctx, s.API, in.Channel, in.Thread, in.IdempotencyKey, nil, opts...)
 	if err != nil {
 		return PostResult{}, SlackError("post to "+in.Channel, err)
 	}
-	return PostResult{Channel: ch, TS: ts}, nil
+	return res, nil
+}
+
+// Slack message metadata marks Firebreak's posts with their idempotency
+// key, so a retried activity can find what an earlier attempt posted.
+const (
+	metadataEventType = "firebreak"
+	metadataKey       = "idempotency_key"
+	// lookBack bounds the search for an earlier attempt's message: retries
+	// of one activity happen within minutes.
+	lookBack      = time.Hour
+	lookBackLimit = 200
+)
+
+// KeyMetadata is the message metadata that marks a post with key; extra
+// fields (a later stage of the same post, say) go beside it.
+func KeyMetadata(key string, extra map[string]any) goslack.SlackMetadata {
+	payload := map[string]any{metadataKey: key}
+	for k, v := range extra {
+		payload[k] = v
+	}
+	return goslack.SlackMetadata{EventType: metadataEventType, EventPayload: payload}
+}
+
+// Posted is a message found by its idempotency key, with its metadata.
+type Posted struct {
+	PostResult
+	Payload map[string]any
+}
+
+// FindPosted looks for the bot's recent message in channel (in thread,
+// when set) that carries key, and returns nil when there is none. A
+// channel the bot cannot read has no message to find: one it posts to
+// with chat:write.public without being a member, one given by name
+// (history takes IDs only), or any without the history scopes.
+func FindPosted(ctx context.Context, api *goslack.Client, channel, thread, key string) (*Posted, error) {
+	oldest := fmt.Sprintf("%d.000000", time.Now().Add(-lookBack).Unix())
+	var msgs []goslack.Message
+	var err error
+	if thread != "" {
+		msgs, _, _, err = api.GetConversationRepliesContext(ctx, &goslack.GetConversationRepliesParameters{
+			ChannelID: channel, Timestamp: thread, Oldest: oldest, Limit: lookBackLimit, IncludeAllMetadata: true,
+		})
+	} else {
+		var h *goslack.GetConversationHistoryResponse
+		h, err = api.GetConversationHistoryContext(ctx, &goslack.GetConversationHistoryParameters{
+			ChannelID: channel, Oldest: oldest, Limit: lookBackLimit, IncludeAllMetadata: true,
+		})
+		if h != nil {
+			msgs = h.Messages
+		}
+	}
+	for _, code := range []string{"not_in_channel", "channel_not_found", "missing_scope", "thread_not_found"} {
+		if isSlackError(err, code) {
+			return nil, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		md := m.Metadata
+		if md.EventType == metadataEventType && md.EventPayload[metadataKey] == key {
+			return &Posted{PostResult: PostResult{Channel: channel, TS: m.Timestamp}, Payload: md.EventPayload}, nil
+		}
+	}
+	return nil, nil
+}
+
+// PostMessageOnce posts a message marked with key, unless an earlier
+// attempt already posted it: then it returns that message (found=true).
+// An empty key posts without looking, as before keys existed.
+func PostMessageOnce(ctx context.Context, api *goslack.Client, channel, thread, key string, extra map[string]any, opts ...goslack.MsgOption) (res PostResult, found *Posted, err error) {
+	if key != "" {
+		if found, err = FindPosted(ctx, api, channel, thread, key); err != nil {
+			return PostResult{}, nil, fmt.Errorf("look for an earlier post: %w", err)
+		}
+		if found != nil {
+			return found.PostResult, found, nil
+		}
+		opts = append(opts, goslack.MsgOptionMetadata(KeyMetadata(key, extra)))
+	}
+	ch, ts, err := api.PostMessageContext(ctx, channel, opts...)
+	if err != nil {
+		return PostResult{}, nil, err
+	}
+	return PostResult{Channel: ch, TS: ts}, nil, nil
 }
 
 func isSlackError(err error, code string) bool {
@@ -231,10 +323,12 @@ func SlackError(what string, err error) error {
 type AnnounceInput struct {
 	Channel string       `json:"channel"`
 	Card    IncidentCard `json:"card"`
+	// IdempotencyKey names the post (see SummaryInput).
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // Announce posts the incident's announcement, rendered (and escaped) by
 // the Renderer, so a title cannot ping a channel.
 func (s *Slack) Announce(ctx context.Context, in AnnounceInput) (PostResult, error) {
-	return s.Post(ctx, PostInput{Channel: in.Channel, Text: s.Render.Announcement(in.Card)})
+	return s.Post(ctx, PostInput{Channel: in.Channel, Text: s.Render.Announcement(in.Card), IdempotencyKey: in.IdempotencyKey})
 }

@@ -625,11 +625,12 @@ func (inc *incident) openChannel(ctx workflow.Context) {
 		told = append(told, to)
 		var err error
 		if rendered {
-			err = workflow.ExecuteActivity(actx, s.Announce, activities.AnnounceInput{Channel: to, Card: inc.card()}).Get(ctx, nil)
+			err = workflow.ExecuteActivity(actx, s.Announce, activities.AnnounceInput{Channel: to, Card: inc.card(), IdempotencyKey: SlackKey(ctx, "announce/"+to)}).Get(ctx, nil)
 		} else {
 			err = workflow.ExecuteActivity(actx, s.Post, activities.PostInput{
-				Channel: to,
-				Text:    fmt.Sprintf(":rotating_light: %s declared %s (%s): %s — join <#%s>", mention(inc.st.DeclaredBy), inc.st.Key, inc.st.Severity, inc.st.Title, ch.ID),
+				Channel:        to,
+				Text:           fmt.Sprintf(":rotating_light: %s declared %s (%s): %s — join <#%s>", mention(inc.st.DeclaredBy), inc.st.Key, inc.st.Severity, inc.st.Title, ch.ID),
+				IdempotencyKey: SlackKey(ctx, "announce/"+to),
 			}).Get(ctx, nil)
 		}
 		if err != nil {
@@ -662,7 +663,7 @@ func (inc *incident) refreshSummary(ctx workflow.Context) {
 	var s *activities.Slack
 	var res activities.PostResult
 	if err := workflow.ExecuteActivity(slackOptions(ctx), s.PostIncidentSummary, activities.SummaryInput{
-		Channel: inc.st.Channel, TS: inc.st.SummaryTS, Card: inc.card(),
+		Channel: inc.st.Channel, TS: inc.st.SummaryTS, Card: inc.card(), IdempotencyKey: SlackKey(ctx, "summary"),
 	}).Get(ctx, &res); err != nil {
 		inc.event(ctx, Event{Kind: EventSlackFailed, Outcome: "failed", Detail: "summary: " + errorMessage(err)})
 		return

@@ -28,6 +28,9 @@ type RunPlanNotice struct {
 	RunID    string   `json:"run_id"`
 	Playbook string   `json:"playbook"`
 	Plan     *RunPlan `json:"plan"`
+	// IdempotencyKey names the post, so a retried activity finds the
+	// message an earlier attempt posted instead of posting it again.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // RunStatusNotice is the input of UpdateRunStatus: post when TS is empty,
@@ -39,6 +42,8 @@ type RunStatusNotice struct {
 	Status  RunStatus `json:"status"`
 	// Version orders updates of one message; an older one is dropped.
 	Version int `json:"version"`
+	// IdempotencyKey names the first post (TS empty), as in RunPlanNotice.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // ApprovalNotice is the input of PostApprovalRequest, and of
@@ -50,6 +55,16 @@ type ApprovalNotice struct {
 	TS      string    `json:"ts,omitempty"`
 	// Outcome says how the gate closed: one of the Gate* values.
 	Outcome string `json:"outcome,omitempty"`
+	// IdempotencyKey names the request's post, as in RunPlanNotice.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// SlackKey names one Slack post of this workflow run (its ID, its run ID
+// and what the post is for), for the activities' idempotency keys: a new
+// run, even under a reused workflow ID, posts afresh.
+func SlackKey(ctx workflow.Context, purpose string) string {
+	e := workflow.GetInfo(ctx).WorkflowExecution
+	return e.ID + "/" + e.RunID + "/" + purpose
 }
 
 // How an approval gate closed.
@@ -101,7 +116,7 @@ func newNotifier(ctx workflow.Context, r *run) *notifier {
 			var posted SlackPosted
 			err := workflow.ExecuteActivity(slackActivity(ctx), ActivityUpdateRunStatus, RunStatusNotice{
 				Channel: n.target.Channel, TS: n.ts, RunID: workflow.GetInfo(ctx).WorkflowExecution.ID,
-				Status: n.r.statusView(), Version: n.version,
+				Status: n.r.statusView(), Version: n.version, IdempotencyKey: SlackKey(ctx, "status"),
 			}).Get(ctx, &posted)
 			if err == nil && n.ts == "" {
 				n.ts = posted.TS
@@ -134,6 +149,7 @@ func (n *notifier) postPlan(ctx workflow.Context, plan *RunPlan) {
 	}
 	_ = workflow.ExecuteActivity(slackActivity(ctx), ActivityPostRunPlan, RunPlanNotice{
 		Channel: n.target.Channel, RunID: workflow.GetInfo(ctx).WorkflowExecution.ID, Playbook: n.r.pb.Metadata.Name, Plan: plan,
+		IdempotencyKey: SlackKey(ctx, "plan"),
 	}).Get(ctx, nil)
 }
 
@@ -145,6 +161,7 @@ func (n *notifier) askApproval(ctx workflow.Context, st *StepState) string {
 	var posted SlackPosted
 	_ = workflow.ExecuteActivity(slackActivity(ctx), ActivityPostApprovalRequest, ApprovalNotice{
 		Channel: n.target.Channel, RunID: workflow.GetInfo(ctx).WorkflowExecution.ID, Step: copyStep(st),
+		IdempotencyKey: SlackKey(ctx, "approval/"+st.ID),
 	}).Get(ctx, &posted)
 	return posted.TS
 }

@@ -104,9 +104,14 @@ const inlinePlanSteps = 15
 // a link to it.
 func (n *Notifier) PostRunPlan(ctx context.Context, in workflows.RunPlanNotice) (workflows.SlackPosted, error) {
 	blocks, text := PlanMessage(in.Playbook, in.RunID, in.Plan, "")
-	posted, err := n.post(ctx, in.Channel, "", blocks, text)
+	posted, earlier, err := n.postOnce(ctx, in.Channel, in.IdempotencyKey, blocks, text)
 	if err != nil || in.Plan == nil || len(in.Plan.Steps) <= inlinePlanSteps {
 		return posted, err
+	}
+	// An earlier attempt that got as far as linking the full plan marked
+	// its message; one that did not is finished here.
+	if earlier != nil && earlier.Payload[fullPlanLinked] == true {
+		return posted, nil
 	}
 	full := planText(in)
 	if _, err := n.API.UploadFileContext(ctx, goslack.UploadFileParameters{
@@ -120,8 +125,15 @@ func (n *Notifier) PostRunPlan(ctx context.Context, in workflows.RunPlanNotice) 
 		return posted, activities.SlackError("link full plan", err)
 	}
 	blocks, text = PlanMessage(in.Playbook, in.RunID, in.Plan, link)
-	return n.post(ctx, posted.Channel, posted.TS, blocks, text)
+	var marked []goslack.MsgOption
+	if in.IdempotencyKey != "" {
+		marked = append(marked, goslack.MsgOptionMetadata(activities.KeyMetadata(in.IdempotencyKey, map[string]any{fullPlanLinked: true})))
+	}
+	return n.post(ctx, posted.Channel, posted.TS, blocks, text, marked...)
 }
+
+// fullPlanLinked marks a long plan's message once it links its full text.
+const fullPlanLinked = "full_plan_linked"
 
 // planText is a plan as plain text, every step and change.
 func planText(in workflows.RunPlanNotice) string {
@@ -155,6 +167,10 @@ func (n *Notifier) UpdateRunStatus(ctx context.Context, in workflows.RunStatusNo
 		return workflows.SlackPosted{Channel: in.Channel, TS: in.TS}, nil
 	}
 	blocks, text := RunStatusMessage(in.RunID, in.Status, n.now())
+	if in.TS == "" {
+		posted, _, err := n.postOnce(ctx, in.Channel, in.IdempotencyKey, blocks, text)
+		return posted, err
+	}
 	return n.post(ctx, in.Channel, in.TS, blocks, text)
 }
 
@@ -165,7 +181,8 @@ func (n *Notifier) PostApprovalRequest(ctx context.Context, in workflows.Approva
 		mention = n.Groups.Mention(a.Group, a.Eligible)
 	}
 	blocks, text := ApprovalRequest(in.RunID, in.Step, mention)
-	return n.post(ctx, in.Channel, "", blocks, text)
+	posted, _, err := n.postOnce(ctx, in.Channel, in.IdempotencyKey, blocks, text)
+	return posted, err
 }
 
 // UpdateApprovalMessage shows how an approval ended on its request
@@ -175,8 +192,20 @@ func (n *Notifier) UpdateApprovalMessage(ctx context.Context, in workflows.Appro
 	return n.post(ctx, in.Channel, in.TS, blocks, text)
 }
 
-func (n *Notifier) post(ctx context.Context, channel, ts string, blocks []goslack.Block, text string) (workflows.SlackPosted, error) {
+// postOnce posts a new message marked with key, or returns the one an
+// earlier attempt of the activity posted with it.
+func (n *Notifier) postOnce(ctx context.Context, channel, key string, blocks []goslack.Block, text string) (workflows.SlackPosted, *activities.Posted, error) {
 	opts := []goslack.MsgOption{goslack.MsgOptionBlocks(blocks...), goslack.MsgOptionText(text, false)}
+	res, earlier, err := activities.PostMessageOnce(ctx, n.API, channel, "", key, nil, opts...)
+	if err != nil {
+		return workflows.SlackPosted{}, nil, activities.SlackError("post message", err)
+	}
+	return workflows.SlackPosted{Channel: res.Channel, TS: res.TS}, earlier, nil
+}
+
+// post updates the message ts, or posts a new one when ts is empty.
+func (n *Notifier) post(ctx context.Context, channel, ts string, blocks []goslack.Block, text string, extra ...goslack.MsgOption) (workflows.SlackPosted, error) {
+	opts := append([]goslack.MsgOption{goslack.MsgOptionBlocks(blocks...), goslack.MsgOptionText(text, false)}, extra...)
 	if ts != "" {
 		_, newTS, _, err := n.API.UpdateMessageContext(ctx, channel, ts, opts...)
 		if err != nil {

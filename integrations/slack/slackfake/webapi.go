@@ -41,6 +41,10 @@ func (s *Server) route(method string) (handler func(url.Values) reply, appLevel 
 		return s.conversationsJoin, false
 	case "conversations.members":
 		return s.conversationsMembers, false
+	case "conversations.history":
+		return s.conversationsHistory, false
+	case "conversations.replies":
+		return s.conversationsReplies, false
 	case "chat.postMessage":
 		return s.chatPostMessage, false
 	case "chat.update":
@@ -389,6 +393,24 @@ func (s *Server) threadOf(channelID, ts string) string {
 	return m.TS
 }
 
+// metadataParam reads a message's metadata as chat.postMessage and
+// chat.update take it: a JSON object with an event_type and an
+// event_payload object; Slack refuses anything else.
+func metadataParam(p url.Values) (json.RawMessage, string) {
+	raw := p.Get("metadata")
+	if raw == "" {
+		return nil, ""
+	}
+	var md struct {
+		EventType    string         `json:"event_type"`
+		EventPayload map[string]any `json:"event_payload"`
+	}
+	if err := json.Unmarshal([]byte(raw), &md); err != nil || md.EventType == "" || md.EventPayload == nil {
+		return nil, "invalid_metadata_format"
+	}
+	return json.RawMessage(raw), ""
+}
+
 func (s *Server) messageJSON(m *Message) reply {
 	r := reply{"type": "message", "text": m.Text, "ts": m.TS, "user": m.User, "team": s.cfg.teamID}
 	if m.BotID != "" {
@@ -447,10 +469,12 @@ func (s *Server) chatPostMessage(p url.Values) reply {
 	case body.empty():
 		return fail("no_text")
 	}
-	m := s.post(c, body, p.Get("thread_ts"))
-	if md := p.Get("metadata"); md != "" && json.Valid([]byte(md)) {
-		m.Metadata = json.RawMessage(md)
+	md, code := metadataParam(p)
+	if code != "" {
+		return fail(code)
 	}
+	m := s.post(c, body, p.Get("thread_ts"))
+	m.Metadata = md
 	return reply{"channel": c.ID, "ts": m.TS, "message": s.messageJSON(m)}
 }
 
@@ -474,6 +498,10 @@ func (s *Server) chatUpdate(p url.Values) reply {
 	if code != "" {
 		return fail(code)
 	}
+	md, code := metadataParam(p)
+	if code != "" {
+		return fail(code)
+	}
 	next := content{text: m.Text, blocks: m.Blocks, attachments: m.Attachments}
 	if p.Has("text") {
 		next.text = body.text
@@ -488,10 +516,134 @@ func (s *Server) chatUpdate(p url.Values) reply {
 		return fail("no_text")
 	}
 	m.Text, m.Blocks, m.Attachments = next.text, next.blocks, next.attachments
+	if md != nil {
+		m.Metadata = md
+	}
 	m.Edits++
 	msg := s.messageJSON(m)
 	msg["edited"] = reply{"user": s.cfg.botUserID, "ts": s.nextTS()}
 	return reply{"channel": c.ID, "ts": m.TS, "text": m.Text, "message": msg}
+}
+
+// readable finds a channel whose messages the bot may read, or returns
+// Slack's error: it must be a member (a public channel it is not in
+// answers not_in_channel).
+func (s *Server) readable(p url.Values) (*channel, string) {
+	c := s.lookup(p.Get("channel"), false)
+	switch {
+	case c == nil:
+		return nil, "channel_not_found"
+	case !c.has(s.cfg.botUserID):
+		return nil, "not_in_channel"
+	}
+	return c, ""
+}
+
+// inWindow keeps the messages between oldest and latest (Slack's
+// timestamps, exclusive unless inclusive=true), as conversations.history
+// and conversations.replies filter them.
+func inWindow(msgs []*Message, p url.Values) []*Message {
+	oldest, latest := p.Get("oldest"), p.Get("latest")
+	inclusive := p.Get("inclusive") == "true" || p.Get("inclusive") == "1"
+	after := func(ts, bound string) bool { return tsAfter(ts, bound) || (inclusive && ts == bound) }
+	var out []*Message
+	for _, m := range msgs {
+		if oldest != "" && !after(m.TS, oldest) {
+			continue
+		}
+		if latest != "" && !after(latest, m.TS) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// tsAfter compares Slack timestamps ("seconds.micros") numerically.
+func tsAfter(a, b string) bool {
+	x, errA := strconv.ParseFloat(a, 64)
+	y, errB := strconv.ParseFloat(b, 64)
+	if errA != nil || errB != nil {
+		return a > b
+	}
+	return x > y
+}
+
+// historyJSON renders messages; metadata only with include_all_metadata,
+// as Slack leaves it out otherwise.
+func (s *Server) historyJSON(msgs []*Message, p url.Values) []reply {
+	withMetadata := p.Get("include_all_metadata") == "true" || p.Get("include_all_metadata") == "1"
+	out := make([]reply, 0, len(msgs))
+	for _, m := range msgs {
+		r := s.messageJSON(m)
+		if !withMetadata {
+			delete(r, "metadata")
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// conversationsHistory lists a channel's top-level messages (thread
+// replies stay in their thread), newest first, a page at a time.
+func (s *Server) conversationsHistory(p url.Values) reply {
+	c, code := s.readable(p)
+	if code != "" {
+		return fail(code)
+	}
+	var top []*Message
+	for _, m := range s.messages[c.ID] {
+		if m.ThreadTS == "" || m.ThreadTS == m.TS {
+			top = append(top, m)
+		}
+	}
+	top = inWindow(top, p)
+	slices.Reverse(top)
+	page, next, code := paginate(top, withDefaultLimit(p, 100))
+	if code != "" {
+		return fail(code)
+	}
+	return reply{"messages": s.historyJSON(page, p), "has_more": next != "", "response_metadata": reply{"next_cursor": next}}
+}
+
+// conversationsReplies lists a thread, its parent first, oldest first.
+func (s *Server) conversationsReplies(p url.Values) reply {
+	c, code := s.readable(p)
+	if code != "" {
+		return fail(code)
+	}
+	parent := s.findMessage(c.ID, p.Get("ts"))
+	if parent == nil {
+		return fail("thread_not_found")
+	}
+	root := parent.TS
+	if parent.ThreadTS != "" {
+		root = parent.ThreadTS
+	}
+	var thread []*Message
+	for _, m := range s.messages[c.ID] {
+		if m.TS == root || m.ThreadTS == root {
+			thread = append(thread, m)
+		}
+	}
+	page, next, code := paginate(inWindow(thread, p), withDefaultLimit(p, 1000))
+	if code != "" {
+		return fail(code)
+	}
+	return reply{"messages": s.historyJSON(page, p), "has_more": next != "", "response_metadata": reply{"next_cursor": next}}
+}
+
+// withDefaultLimit applies Slack's default page size when none is asked for.
+func withDefaultLimit(p url.Values, limit int) url.Values {
+	if n, _ := strconv.Atoi(p.Get("limit")); n > 0 {
+		return p
+	}
+	q := url.Values{}
+	for k, v := range p {
+		q[k] = v
+	}
+	q.Set("limit", strconv.Itoa(limit))
+	return q
 }
 
 func (s *Server) chatPostEphemeral(p url.Values) reply {
