@@ -566,10 +566,14 @@ func (inc *incident) runLost(ctx workflow.Context, id, why string) {
 
 // slackOptions: Slack calls retry for a while, then the incident goes on
 // without them (and says so on the timeline); chat must never block the
-// response.
+// response. Each is a few Web API calls that answer in well under a
+// second, so 10 seconds bounds an attempt lost with a crashed worker (it
+// is retried then, not after 30). A 429 is retried by the Web API client
+// within the attempt, then by this policy after Slack's Retry-After
+// (activities.SlackError).
 func slackOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
+		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
 	})
 }

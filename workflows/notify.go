@@ -93,12 +93,23 @@ type notifier struct {
 	version  int
 }
 
+// slackActivity: the notifier's activities heartbeat while they work, so
+// an attempt lost with a crashed worker (kill -9) is retried within
+// SlackHeartbeatTimeout instead of after the whole start-to-close timeout,
+// which stays long enough for the Web API client's own waits on a 429 and
+// the channel's update pacing. A 429 that outlasts those is retried after
+// Slack's Retry-After (activities.SlackError).
 func slackActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
+		HeartbeatTimeout:    SlackHeartbeatTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second, MaximumAttempts: 5},
 	})
 }
+
+// SlackHeartbeatTimeout is how long a Slack notification activity may go
+// without a heartbeat; the activities heartbeat every second.
+const SlackHeartbeatTimeout = 5 * time.Second
 
 func newNotifier(ctx workflow.Context, r *run) *notifier {
 	if r.in.Slack == nil || r.in.Slack.Channel == "" {

@@ -221,20 +221,11 @@ func TestRetriedRunPostsDoNotRepeat(t *testing.T) {
 // TestRetriedIncidentPostsDoNotRepeat: the incident's summary and its
 // announcement, each failing once after posting, are posted once.
 func TestRetriedIncidentPostsDoNotRepeat(t *testing.T) {
-	fake := slackfake.New()
-	t.Cleanup(fake.Close)
-	api := goslack.New(slackfake.DefaultBotToken, goslack.OptionAPIURL(fake.URL()))
+	env, fake, s := incidentEnv(t)
 	announce := fake.AddChannel("", "incidents", slackfake.Members(fake.BotUserID()))
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	env := suite.NewTestWorkflowEnvironment()
-	s := &activities.Slack{API: api, Render: Renderer{}}
-	env.RegisterWorkflow(workflows.IncidentWorkflow)
-	env.RegisterActivity(s)
 	override(env, "PostIncidentSummary", failFirstAttempt(s.PostIncidentSummary))
 	override(env, "Announce", failFirstAttempt(s.Announce))
 	override(env, "Post", failFirstAttempt(s.Post))
-	env.RegisterDelayedCallback(env.CancelWorkflow, time.Hour)
 	env.ExecuteWorkflow(workflows.IncidentWorkflow, workflows.IncidentInput{
 		Key: "INC-2026-0007", Title: "Disk full", Severity: "sev3", DeclaredBy: "U0DECL", Origin: "test",
 		Slack: &workflows.IncidentSlack{Announce: announce},
@@ -254,4 +245,21 @@ func TestRetriedIncidentPostsDoNotRepeat(t *testing.T) {
 	if got := topLevel(fake, announce); len(got) != 1 {
 		t.Fatalf("%d announcements, want 1", len(got))
 	}
+}
+
+// incidentEnv runs IncidentWorkflow in the testsuite with the real Slack
+// activities on slackfake; the incident is cancelled an hour in.
+func incidentEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *slackfake.Server, *activities.Slack) {
+	t.Helper()
+	fake := slackfake.New()
+	t.Cleanup(fake.Close)
+	api := goslack.New(slackfake.DefaultBotToken, goslack.OptionAPIURL(fake.URL()))
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := suite.NewTestWorkflowEnvironment()
+	s := &activities.Slack{API: api, Render: Renderer{}}
+	env.RegisterWorkflow(workflows.IncidentWorkflow)
+	env.RegisterActivity(s)
+	env.RegisterDelayedCallback(env.CancelWorkflow, time.Hour)
+	return env, fake, s
 }

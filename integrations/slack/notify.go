@@ -103,6 +103,7 @@ const inlinePlanSteps = 15
 // is summarised, with the full text as a file in the message's thread and
 // a link to it.
 func (n *Notifier) PostRunPlan(ctx context.Context, in workflows.RunPlanNotice) (workflows.SlackPosted, error) {
+	defer heartbeat(ctx)()
 	blocks, text := PlanMessage(in.Playbook, in.RunID, in.Plan, "")
 	posted, earlier, err := n.postOnce(ctx, in.Channel, in.IdempotencyKey, blocks, text)
 	if err != nil || in.Plan == nil || len(in.Plan.Steps) <= inlinePlanSteps {
@@ -156,6 +157,7 @@ func planText(in workflows.RunPlanNotice) string {
 
 // UpdateRunStatus posts the run's status message, or updates it in place.
 func (n *Notifier) UpdateRunStatus(ctx context.Context, in workflows.RunStatusNotice) (workflows.SlackPosted, error) {
+	defer heartbeat(ctx)()
 	key := in.Channel + "/" + in.RunID
 	if in.TS != "" && n.overtaken(key, in.Version) {
 		return workflows.SlackPosted{Channel: in.Channel, TS: in.TS}, nil
@@ -176,6 +178,7 @@ func (n *Notifier) UpdateRunStatus(ctx context.Context, in workflows.RunStatusNo
 
 // PostApprovalRequest tags the approvers with the plan and the buttons.
 func (n *Notifier) PostApprovalRequest(ctx context.Context, in workflows.ApprovalNotice) (workflows.SlackPosted, error) {
+	defer heartbeat(ctx)()
 	mention := ""
 	if a := in.Step.Approval; a != nil {
 		mention = n.Groups.Mention(a.Group, a.Eligible)
@@ -188,8 +191,38 @@ func (n *Notifier) PostApprovalRequest(ctx context.Context, in workflows.Approva
 // UpdateApprovalMessage shows how an approval ended on its request
 // message and removes the buttons.
 func (n *Notifier) UpdateApprovalMessage(ctx context.Context, in workflows.ApprovalNotice) (workflows.SlackPosted, error) {
+	defer heartbeat(ctx)()
 	blocks, text := ApprovalClosed(in.RunID, in.Step, in.Outcome)
 	return n.post(ctx, in.Channel, in.TS, blocks, text)
+}
+
+// heartbeat reports the activity alive every second until stopped, so a
+// worker that dies mid-call is noticed within the heartbeat timeout
+// (workflows.SlackHeartbeatTimeout). Outside an activity it does nothing.
+func heartbeat(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // postOnce posts a new message marked with key, or returns the one an

@@ -40,9 +40,12 @@ type runEnv struct {
 	fake    *slackfake.Server
 	channel string
 	reg     *activities.Registry
+	n       *Notifier
 	// started records every Slack activity the run started.
 	started []*activity.Info
 	notices []workflows.ApprovalNotice
+	// beats counts heartbeats by activity type.
+	beats map[string]int
 }
 
 func newRunEnv(t *testing.T) *runEnv {
@@ -50,7 +53,7 @@ func newRunEnv(t *testing.T) *runEnv {
 	n, fake, ch := notifierWithFake(t)
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	e := &runEnv{t: t, env: s.NewTestWorkflowEnvironment(), fake: fake, channel: ch}
+	e := &runEnv{t: t, env: s.NewTestWorkflowEnvironment(), fake: fake, channel: ch, n: n, beats: map[string]int{}}
 	reg, err := activities.NewRegistry(activities.CoreActions()...)
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +62,9 @@ func newRunEnv(t *testing.T) *runEnv {
 	e.env.RegisterWorkflow(workflows.PlaybookWorkflow)
 	e.env.RegisterActivity(&activities.Steps{Registry: reg, Groups: activities.StaticGroups{"ops": {"U0IC1", "U0IC2"}}})
 	n.Register(e.env)
+	e.env.SetOnActivityHeartbeatListener(func(info *activity.Info, _ converter.EncodedValues) {
+		e.beats[info.ActivityType.Name]++
+	})
 	e.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
 		switch info.ActivityType.Name {
 		case workflows.ActivityPostRunPlan, workflows.ActivityUpdateRunStatus, workflows.ActivityPostApprovalRequest, workflows.ActivityUpdateApproval:
@@ -175,5 +181,58 @@ func TestClosedApprovalSaysHowItClosed(t *testing.T) {
 				t.Fatalf("closed request claims a run state that goes stale: %s", msg)
 			}
 		})
+	}
+}
+
+// TestRunMessagesSurviveADeadWorker: the notifier's activities heartbeat
+// while they work (here, while a status update waits for the channel's
+// pacing) under a short heartbeat timeout, so an attempt lost with a
+// killed worker is retried within seconds, not after its start-to-close
+// timeout.
+func TestRunMessagesSurviveADeadWorker(t *testing.T) {
+	e := newRunEnv(t)
+	e.n.Every = 1500 * time.Millisecond // the second status update waits past one heartbeat
+	e.update(time.Minute, workflows.UpdateApprove, func() any {
+		return workflows.Vote{StepID: "isolate", Approver: "U0IC1", PlanHash: e.planHash(), Approve: true, Origin: "test"}
+	})
+	if res := e.run(); res.Status != workflows.RunSucceeded {
+		t.Fatalf("run %s: %s", res.Status, res.Error)
+	}
+	if len(e.started) == 0 {
+		t.Fatal("the run started no Slack activity")
+	}
+	for _, info := range e.started {
+		if info.HeartbeatTimeout <= 0 || info.HeartbeatTimeout > 10*time.Second {
+			t.Errorf("%s: heartbeat timeout %s; a dead worker's attempt would wait out %s", info.ActivityType.Name, info.HeartbeatTimeout, info.Deadline.Sub(info.StartedTime))
+		}
+		if info.Attempt != 1 {
+			t.Errorf("%s needed attempt %d: a live activity missed its heartbeats", info.ActivityType.Name, info.Attempt)
+		}
+	}
+	if e.beats[workflows.ActivityUpdateRunStatus] == 0 {
+		t.Errorf("UpdateRunStatus never heartbeat while it waited (heartbeats %v)", e.beats)
+	}
+}
+
+// TestIncidentSlackActivitiesTimeOutSoon: the incident's Slack
+// activities have a short start-to-close timeout, so one lost with a
+// crashed worker is retried within seconds.
+func TestIncidentSlackActivitiesTimeOutSoon(t *testing.T) {
+	env, _, _ := incidentEnv(t)
+	var started []*activity.Info
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		started = append(started, info)
+	})
+	env.ExecuteWorkflow(workflows.IncidentWorkflow, workflows.IncidentInput{
+		Key: "INC-2026-0008", Title: "Disk full", Severity: "sev3", DeclaredBy: "U0DECL", Origin: "test",
+		Slack: &workflows.IncidentSlack{},
+	})
+	if len(started) < 3 {
+		t.Fatalf("only %d Slack activities started", len(started))
+	}
+	for _, info := range started {
+		if d := info.Deadline.Sub(info.StartedTime); d <= 0 || d > 15*time.Second {
+			t.Errorf("%s: start-to-close %s; a crashed worker's attempt waits that long", info.ActivityType.Name, d)
+		}
 	}
 }
