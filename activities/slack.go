@@ -311,7 +311,7 @@ func SlackError(what string, err error) error {
 		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: rate limited", what), "SlackRateLimited",
 			temporal.ApplicationErrorOptions{NextRetryDelay: rl.RetryAfter, Cause: err})
 	}
-	for _, code := range []string{"invalid_auth", "not_authed", "channel_not_found", "user_not_found", "missing_scope", "invalid_name_specials", "is_archived", "account_inactive"} {
+	for _, code := range []string{"invalid_auth", "not_authed", "channel_not_found", "user_not_found", "missing_scope", "not_in_channel", "invalid_name_specials", "is_archived", "account_inactive"} {
 		if isSlackError(err, code) {
 			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s", what, code), "SlackError", err)
 		}

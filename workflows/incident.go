@@ -512,9 +512,25 @@ func (inc *incident) reapEnded(ctx workflow.Context) {
 			inc.runFinished(ctx, RunFinished{RunID: e.id, Status: e.res.Status, Error: e.res.Error, Plan: e.res.Plan, Timeline: e.res.Timeline})
 			continue
 		}
-		inc.runLost(ctx, e.id, errorMessage(e.err))
+		inc.runLost(ctx, e.id, endedHow(e.err))
 	}
 	inc.ended = nil
+}
+
+// endedHow says in a word or two how a child run ended badly.
+func endedHow(err error) string {
+	var terminated *temporal.TerminatedError
+	var canceled *temporal.CanceledError
+	var timeout *temporal.TimeoutError
+	switch {
+	case errors.As(err, &terminated):
+		return "terminated"
+	case errors.As(err, &canceled):
+		return "canceled"
+	case errors.As(err, &timeout):
+		return "timed out"
+	}
+	return errorMessage(err)
 }
 
 // unwatched are active runs inherited from an earlier generation.

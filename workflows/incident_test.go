@@ -486,7 +486,7 @@ func TestRunsThatNeverReportAreNoticed(t *testing.T) {
 		err    error
 		status string
 	}{
-		{"terminated", PlaybookResult{}, errors.New("workflow terminated by an operator"), RunLost},
+		{"failed", PlaybookResult{}, errors.New("worker lost the playbook"), RunLost},
 		{"report lost", PlaybookResult{Playbook: "t", Status: RunSucceeded}, nil, RunSucceeded},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -506,7 +506,7 @@ func TestRunsThatNeverReportAreNoticed(t *testing.T) {
 				t.Fatalf("runs %+v", final.Runs)
 			}
 			lost := slices.ContainsFunc(final.Timeline, func(x Event) bool {
-				return x.Kind == EventRunLost && strings.Contains(x.Detail, "terminated by an operator")
+				return x.Kind == EventRunLost && strings.Contains(x.Detail, "worker lost the playbook")
 			})
 			if lost != (c.status == RunLost) {
 				t.Fatalf("lost event %v; timeline %+v", lost, final.Timeline)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -187,6 +188,14 @@ type Channels struct {
 	Announce string `yaml:"announce"`
 	// Suggested playbooks get a Run button on every incident summary.
 	Suggested []string `yaml:"suggested"`
+	// Private lists severities (SEV1…SEV4) whose incidents are private by
+	// default, as if declared with `private`.
+	Private []string `yaml:"private"`
+}
+
+// PrivateFor says whether incidents of severity sev are private by default.
+func (c Channels) PrivateFor(sev string) bool {
+	return slices.ContainsFunc(c.Private, func(p string) bool { return strings.EqualFold(p, sev) })
 }
 
 // Mode is what the process runs; each needs different settings.

@@ -139,6 +139,11 @@ func (c *Config) validate(mode Mode) ErrorList {
 			}
 		}
 	}
+	for i, sev := range c.Channels.Private {
+		if !slices.Contains([]string{"SEV1", "SEV2", "SEV3", "SEV4"}, strings.ToUpper(sev)) {
+			add(c.errAt("channels.private", "", "entry %d: want a severity SEV1…SEV4, got %q", i, sev))
+		}
+	}
 	checkMembers("access.declare", c.Access.Declare)
 	checkMembers("access.notes", c.Access.Notes)
 	checkMembers("access.invite", c.Access.Invite)

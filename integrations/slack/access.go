@@ -110,3 +110,19 @@ func queryRefusal(err error) string {
 	}
 	return refusal(err)
 }
+
+// incidentSlack says how a new incident appears in Slack. A private
+// incident (asked for, or the default for its severity) invites only the
+// declarer and access.invite, not every responder: its channel is for the
+// people handling it.
+func (b *Bot) incidentSlack(req asker, cmd Command) *workflows.IncidentSlack {
+	private := cmd.Private || b.o.Channels.PrivateFor(cmd.Severity)
+	invite := slices.Clone(b.o.Access.Invite)
+	if !private {
+		invite = append(invite, b.o.Access.Responders...)
+	}
+	return &workflows.IncidentSlack{
+		Invite: invite, Announce: b.o.Channels.Announce, Suggested: b.suggested(),
+		DeclaredIn: req.Channel, Private: private,
+	}
+}

@@ -189,7 +189,7 @@ func (b *Bot) declare(ctx context.Context, req asker, cmd Command) reply {
 	}
 	d := workflows.DeclareRequest{
 		Title: cmd.Title, Severity: cmd.Severity, DeclaredBy: req.User, Origin: "slack", RequestID: req.ID,
-		Slack: &workflows.IncidentSlack{Invite: append(append([]string{}, b.o.Access.Invite...), b.o.Access.Responders...), Announce: b.o.Channels.Announce, Suggested: b.suggested()},
+		Slack: b.incidentSlack(req, cmd),
 		Run:   run, Config: b.o.Config,
 	}
 	ctx, cancel := b.callCtx(ctx)
@@ -214,6 +214,10 @@ func (b *Bot) declare(ctx context.Context, req asker, cmd Command) reply {
 		return ephemeral("Could not declare the incident: %s", refusal(err))
 	}
 	b.o.Log.Info("incident declared", "key", res.Key, "user", req.User, "existing", res.Existing)
+	if d.Slack.Private {
+		// The channel it was declared in must not learn its title.
+		return ephemeral(":lock: You declared private incident *%s* (%s). Its private channel is being created; you will be invited.", res.Key, cmd.Severity)
+	}
 	return inChannel(fmt.Sprintf(":rotating_light: <@%s> declared *%s* (%s): %s. The incident channel is being created.", req.User, res.Key, cmd.Severity, esc(cmd.Title)))
 }
 
