@@ -2,8 +2,11 @@ package activities
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"time"
 
@@ -35,6 +38,25 @@ func (g StaticGroups) Members(_ context.Context, group string) ([]string, error)
 type Steps struct {
 	Registry *Registry
 	Groups   GroupResolver
+	// CLI is the worker's policy for CLI approvals; it is authoritative,
+	// whatever a client's own configuration says.
+	CLI CLIPolicy
+}
+
+// CLI approval modes, as access.cli.approvals spells them.
+const (
+	CLIApprovalsOne      = "one"      // unverified CLI votes count once per gate; the default
+	CLIApprovalsVerified = "verified" // only signed CLI votes count
+	CLIApprovalsForbid   = "forbid"   // no CLI approvals at all
+)
+
+// CLIPolicy is how far CLI votes are trusted.
+type CLIPolicy struct {
+	// Approvals is one of the CLIApprovals modes; empty means one.
+	Approvals string
+	// Keys are ed25519 public keys by Slack user ID: a CLI vote signed
+	// with the matching private key counts as that user.
+	Keys map[string]ed25519.PublicKey
 }
 
 // ActionInput is the input of PlanAction and ExecuteAction.
@@ -115,30 +137,55 @@ func (s *Steps) ExecuteAction(ctx context.Context, in ActionInput) (Result, erro
 type ResolveApproversInput struct {
 	Groups []string `json:"groups,omitempty"`
 	Users  []string `json:"users,omitempty"`
+	// KeyGroups may join the approvers later (the escalation group): their
+	// members' CLI keys are returned too, without making them members.
+	KeyGroups []string `json:"key_groups,omitempty"`
 }
 
-// ResolveApproversResult is the sorted, de-duplicated set of user IDs.
+// ResolveApproversResult is the sorted, de-duplicated set of user IDs,
+// with the worker's CLI policy for the gate.
 type ResolveApproversResult struct {
 	Members []string `json:"members"`
+	// CLIApprovals is the worker's access.cli.approvals mode.
+	CLIApprovals string `json:"cli_approvals,omitempty"`
+	// CLIKeys maps members (and KeyGroups members) that have a CLI key to
+	// its raw 32-byte ed25519 public key, base64 (std). Public keys only:
+	// the result lands in workflow history.
+	CLIKeys map[string]string `json:"cli_keys,omitempty"`
 }
 
 // ResolveApprovers expands approver groups when an approval gate opens, so
 // the workflow's update validator can check votes without I/O.
 func (s *Steps) ResolveApprovers(ctx context.Context, in ResolveApproversInput) (ResolveApproversResult, error) {
-	set := map[string]bool{}
-	for _, u := range in.Users {
-		set[u] = true
+	expand := func(groups, users []string) (map[string]bool, error) {
+		set := map[string]bool{}
+		for _, u := range users {
+			set[u] = true
+		}
+		for _, g := range groups {
+			if s.Groups == nil {
+				return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approver group %q: no groups are configured", g), "UnknownGroup", nil)
+			}
+			members, err := s.Groups.Members(ctx, g)
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range members {
+				set[m] = true
+			}
+		}
+		return set, nil
 	}
-	for _, g := range in.Groups {
-		if s.Groups == nil {
-			return ResolveApproversResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approver group %q: no groups are configured", g), "UnknownGroup", nil)
-		}
-		members, err := s.Groups.Members(ctx, g)
-		if err != nil {
-			return ResolveApproversResult{}, err
-		}
-		for _, m := range members {
-			set[m] = true
+	set, err := expand(in.Groups, in.Users)
+	if err != nil {
+		return ResolveApproversResult{}, err
+	}
+	// A group that may join later and does not resolve now fails when it
+	// is needed (at escalation), as before; here it only lacks keys.
+	later := map[string]bool{}
+	for _, g := range in.KeyGroups {
+		if m, err := expand([]string{g}, nil); err == nil {
+			maps.Copy(later, m)
 		}
 	}
 	out := make([]string, 0, len(set))
@@ -146,7 +193,19 @@ func (s *Steps) ResolveApprovers(ctx context.Context, in ResolveApproversInput) 
 		out = append(out, m)
 	}
 	sort.Strings(out)
-	return ResolveApproversResult{Members: out}, nil
+	res := ResolveApproversResult{Members: out, CLIApprovals: s.CLI.Approvals}
+	if res.CLIApprovals == "" {
+		res.CLIApprovals = CLIApprovalsOne
+	}
+	for u, k := range s.CLI.Keys {
+		if (set[u] || later[u]) && len(k) == ed25519.PublicKeySize {
+			if res.CLIKeys == nil {
+				res.CLIKeys = map[string]string{}
+			}
+			res.CLIKeys[u] = base64.StdEncoding.EncodeToString(k)
+		}
+	}
+	return res, nil
 }
 
 // heartbeatEvery is how often a running action tells Temporal it is alive.

@@ -1,8 +1,12 @@
 package activities
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +76,42 @@ func TestChannelName(t *testing.T) {
 	long := ChannelName("INC-2026-0001", strings.Repeat("very long title ", 20))
 	if len(long) > 80 || strings.HasSuffix(long, "-") {
 		t.Errorf("long name %q (%d)", long, len(long))
+	}
+}
+
+// TestResolveApproversCLIPolicy: the gate gets the worker's CLI mode and
+// the public keys of its approvers (and of those who may join on
+// escalation), and no one else's.
+func TestResolveApproversCLIPolicy(t *testing.T) {
+	key := func(b byte) ed25519.PublicKey { return bytes.Repeat([]byte{b}, ed25519.PublicKeySize) }
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	steps := &Steps{Groups: StaticGroups{"ops": {"U1", "U2"}, "managers": {"U3"}}, CLI: CLIPolicy{
+		Approvals: CLIApprovalsForbid,
+		Keys:      map[string]ed25519.PublicKey{"U1": key(1), "U3": key(3), "U9": key(9), "U2": key(2)[:5]},
+	}}
+	env.RegisterActivity(steps)
+	v, err := env.ExecuteActivity(steps.ResolveApprovers, ResolveApproversInput{Groups: []string{"ops"}, KeyGroups: []string{"managers", "nobody"}})
+	var res ResolveApproversResult
+	if err != nil || v.Get(&res) != nil {
+		t.Fatalf("resolve: %v", err)
+	}
+	if strings.Join(res.Members, ",") != "U1,U2" || res.CLIApprovals != CLIApprovalsForbid {
+		t.Fatalf("members %v, mode %q", res.Members, res.CLIApprovals)
+	}
+	want := map[string]string{"U1": base64.StdEncoding.EncodeToString(key(1)), "U3": base64.StdEncoding.EncodeToString(key(3))}
+	if !maps.Equal(res.CLIKeys, want) {
+		t.Fatalf("keys %v, want %v (members' and the escalation group's, well-formed only)", res.CLIKeys, want)
+	}
+
+	// A worker without a CLI policy gives gates the default mode.
+	plain := &Steps{Groups: StaticGroups{"ops": {"U1"}}}
+	env = s.NewTestActivityEnvironment()
+	env.RegisterActivity(plain)
+	v, err = env.ExecuteActivity(plain.ResolveApprovers, ResolveApproversInput{Groups: []string{"ops"}})
+	res = ResolveApproversResult{}
+	if err != nil || v.Get(&res) != nil || res.CLIApprovals != CLIApprovalsOne || res.CLIKeys != nil {
+		t.Fatalf("default policy: %+v %v", res, err)
 	}
 }
 

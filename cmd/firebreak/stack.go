@@ -147,7 +147,11 @@ func (s *stack) startWorker() error {
 		w.RegisterActivity(&activities.Slack{API: s.slackAPI, Render: fslack.Renderer{}})
 		(&fslack.Notifier{API: s.slackAPI, Groups: s.groups}).Register(w)
 	}
-	w.RegisterActivity(&activities.Steps{Registry: reg, Groups: groups})
+	// The worker's access.cli is what approval gates enforce, whatever a
+	// client's own configuration says.
+	w.RegisterActivity(&activities.Steps{Registry: reg, Groups: groups, CLI: activities.CLIPolicy{
+		Approvals: s.cfg.Access.CLI.Approvals, Keys: s.cfg.Access.CLI.PublicKeys(),
+	}})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", s.cfg.Temporal.TaskQueue, err)
 	}
