@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -190,5 +191,49 @@ func TestListsHolds(t *testing.T) {
 	err := Decide(DeclarePlaybook, Actor{User: "U1", Origin: OriginSlack, Channel: "C0GEN", Holds: held}, nil)
 	if err == nil || err.Error() != "you are not allowed to run playbooks" {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestReadmeTableMatchesThePolicy keeps README's "Who may do what" table
+// in step with Rules: every operation, its scope and whom it admits.
+func TestReadmeTableMatchesThePolicy(t *testing.T) {
+	src, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	start, end := strings.Index(text, "<!-- policy-table -->"), strings.Index(text, "<!-- /policy-table -->")
+	if start < 0 || end < start {
+		t.Fatal("README.md has no policy table markers")
+	}
+	names := map[Principal]string{
+		Everyone: "everyone", Declarers: "declarers", Noters: "noters", Responders: "responders",
+		Commanders: "commanders", IncidentCommander: "incident commander", Approvers: "approvers",
+	}
+	var want []string
+	for _, r := range Rules() {
+		from := "the incident's channel"
+		if r.Scope == Workspace {
+			from = "any channel"
+		}
+		var who []string
+		for _, p := range r.Allow {
+			who = append(who, names[p])
+		}
+		allowed := strings.Join(who, ", ")
+		if r.Also != "" {
+			also, _ := RuleFor(r.Also)
+			allowed += " who may also " + also.What
+		}
+		want = append(want, fmt.Sprintf("| %s | %s | %s |", r.Op, from, allowed))
+	}
+	var got []string
+	for _, line := range strings.Split(text[start:end], "\n") {
+		if strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| operation") {
+			got = append(got, line)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("README policy table:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
