@@ -2,11 +2,16 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -60,11 +65,16 @@ func benchSlack(rps int, dur time.Duration, declares int) error {
 		if err != nil {
 			return 0, err
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return 0, fmt.Errorf("HTTP %d", resp.StatusCode)
+		defer resp.Body.Close()
+		reply, err := io.ReadAll(resp.Body)
+		lat := time.Since(t0)
+		if err != nil {
+			return 0, fmt.Errorf("read reply: %w", err)
 		}
-		return time.Since(t0), nil
+		if kind := replyError(resp.StatusCode, reply); kind != "" {
+			return 0, errors.New(kind)
+		}
+		return lat, nil
 	}
 
 	// Declare → channel created, one at a time.
@@ -97,7 +107,7 @@ func benchSlack(rps int, dur time.Duration, declares int) error {
 	var (
 		mu   sync.Mutex
 		lat  []time.Duration
-		errs int
+		errs = map[string]int{} // by kind
 		wg   sync.WaitGroup
 	)
 	tick := time.NewTicker(time.Second / time.Duration(rps))
@@ -116,17 +126,85 @@ func benchSlack(rps int, dur time.Duration, declares int) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs++
+				errs[err.Error()]++
 				return
 			}
 			lat = append(lat, l)
 		}()
 	}
 	wg.Wait()
+	if len(lat) == 0 {
+		return fmt.Errorf("no slash command was answered: %s", errorSummary(errs))
+	}
 	fmt.Printf("| measurement | result | goal |\n|---|---|---|\n")
-	fmt.Printf("| signed slash command ack at %d req/s for %s (status + note), p50 / p99 / max over %d | %s / %s / %s (%d errors) | p99 ≤ 100 ms (Slack: 3 s) |\n",
-		rps, dur, len(lat), ms(pct(lat, 50)), ms(pct(lat, 99)), ms(pct(lat, 100)), errs)
+	fmt.Printf("| signed slash command ack at %d req/s for %s (status + note), p50 / p99 / max over %d | %s / %s / %s (%s) | p99 ≤ 100 ms (Slack: 3 s) |\n",
+		rps, dur, len(lat), ms(pct(lat, 50)), ms(pct(lat, 99)), ms(pct(lat, 100)), errorSummary(errs))
 	fmt.Printf("| `/incident declare` → incident channel created, p50 / p95 over %d | %s / %s | |\n",
 		len(toChannel), ms(pct(toChannel, 50)), ms(pct(toChannel, 95)))
 	return nil
+}
+
+// replyError says what went wrong with a slash command's answer, or ""
+// when it is a real answer. Slack shows whatever a 200 carries, so a 200
+// whose text is a refusal or an error counts as an error, by kind.
+func replyError(status int, body []byte) string {
+	if status != http.StatusOK {
+		return fmt.Sprintf("HTTP %d", status)
+	}
+	var r struct {
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return "unreadable reply"
+	}
+	text := strings.ToLower(strings.TrimSpace(r.Text))
+	for _, k := range []struct {
+		kind, marker string
+		anywhere     bool
+	}{
+		// What refusal() says of infrastructure trouble comes after
+		// "Could not …: ", so it is looked for first, anywhere.
+		{"timed out", "did not answer in time", true},
+		{"internal error", "something went wrong", true},
+		{"busy", "is busy", true},
+		{"busy", "try again in", true},
+		{"unknown incident", "not known to firebreak", true},
+		{"not allowed", "not allowed", true},
+		// Refusals start the reply; an answer may quote such words later.
+		{"refused", "could not", false},
+		{"refused", "not done", false},
+		{"refused", "your vote was not counted", false},
+		{"refused", "no playbook", false},
+		{"refused", "no step", false},
+		{"wrong channel", "`/incident", false},
+	} {
+		if (k.anywhere && strings.Contains(text, k.marker)) || strings.HasPrefix(text, k.marker) {
+			return k.kind
+		}
+	}
+	if strings.TrimSpace(r.Text) == "" {
+		return "empty reply"
+	}
+	return ""
+}
+
+// errorSummary is "0 errors", or the count by kind, most frequent first.
+func errorSummary(errs map[string]int) string {
+	total := 0
+	kinds := make([]string, 0, len(errs))
+	for k, n := range errs {
+		total += n
+		kinds = append(kinds, k)
+	}
+	if total == 0 {
+		return "0 errors"
+	}
+	slices.SortFunc(kinds, func(a, b string) int {
+		return cmp.Or(cmp.Compare(errs[b], errs[a]), cmp.Compare(a, b))
+	})
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%d %s", errs[k], k)
+	}
+	return fmt.Sprintf("%d errors: %s", total, strings.Join(parts, ", "))
 }
