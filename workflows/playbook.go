@@ -103,8 +103,14 @@ type gate struct {
 	step      *playbooks.Step
 	state     *ApprovalState
 	requester string
-	allowSelf bool
-	votes     map[string]bool
+	// requesterClaimed: the run was requested from the CLI (or any client
+	// but the Slack bot), so its requester is a claim, not a proof.
+	requesterClaimed bool
+	allowSelf        bool
+	votes            map[string]bool
+	// cliKeys are the worker's CLI public keys (base64 ed25519) of the
+	// approvers, fixed when the gate opens.
+	cliKeys map[string]string
 }
 
 // PlaybookWorkflow is the one interpreter of the playbook DSL. It runs
@@ -659,19 +665,32 @@ func (r *run) approve(ctx workflow.Context, s *playbooks.Step, st *StepState, wi
 	if err != nil {
 		return fmt.Errorf("plan for approval: %w", err)
 	}
-	eligible, err := r.resolveApprovers(ctx, a.Group, a.Users)
+	in := activities.ResolveApproversInput{Users: a.Users}
+	if a.Group != "" {
+		in.Groups = []string{a.Group}
+	}
+	if a.OnTimeout == playbooks.OnTimeoutEscalate && a.Escalate != "" {
+		in.KeyGroups = []string{a.Escalate}
+	}
+	resolved, err := r.resolveGate(ctx, in)
 	if err != nil {
 		return fmt.Errorf("resolve approvers: %w", err)
 	}
+	mode := resolved.CLIApprovals
+	if mode == "" { // resolved by a worker that predates access.cli
+		mode = activities.CLIApprovalsOne
+	}
 	min := max(a.Min, 1)
 	g := &gate{
-		step:      s,
-		requester: r.in.Requester,
-		allowSelf: a.AllowRequester,
-		votes:     map[string]bool{},
+		step:             s,
+		requester:        r.in.Requester,
+		requesterClaimed: r.in.Origin != originSlack,
+		allowSelf:        a.AllowRequester,
+		votes:            map[string]bool{},
+		cliKeys:          resolved.CLIKeys,
 		state: &ApprovalState{
 			Plan: p, PlanHash: PlanHash(s.Action, with, p), Group: a.Group,
-			Eligible: eligible, Min: min, Open: true,
+			Eligible: resolved.Members, Min: min, Open: true, CLIApprovals: mode,
 		},
 	}
 	if a.Timeout > 0 {
@@ -769,6 +788,13 @@ func (r *run) resolveApprovers(ctx workflow.Context, group string, users []strin
 	if group != "" {
 		in.Groups = []string{group}
 	}
+	res, err := r.resolveGate(ctx, in)
+	return res.Members, err
+}
+
+// resolveGate asks the worker for a gate's approvers and its CLI policy
+// (the worker's configuration is authoritative for both).
+func (r *run) resolveGate(ctx workflow.Context, in activities.ResolveApproversInput) (activities.ResolveApproversResult, error) {
 	var steps *activities.Steps
 	var res activities.ResolveApproversResult
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -776,9 +802,9 @@ func (r *run) resolveApprovers(ctx workflow.Context, group string, users []strin
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
 	})
 	if err := workflow.ExecuteActivity(actx, steps.ResolveApprovers, in).Get(ctx, &res); err != nil {
-		return nil, err
+		return activities.ResolveApproversResult{}, err
 	}
-	return res.Members, nil
+	return res, nil
 }
 
 // parallel runs a group's steps concurrently and waits for all of them;

@@ -1,13 +1,18 @@
 package workflows
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/firebreak-ir/firebreak/activities"
 	"github.com/firebreak-ir/firebreak/workflows/policy"
 )
 
@@ -67,7 +72,7 @@ func (r *run) fromOwnChannel(channel string) error {
 	return r.allow(policy.ReadPlan, policy.Actor{User: "slack", Origin: policy.OriginSlack, Channel: channel})
 }
 
-func (r *run) validateVote(_ workflow.Context, v Vote) error {
+func (r *run) validateVote(ctx workflow.Context, v Vote) error {
 	if strings.TrimSpace(v.Approver) == "" {
 		return errors.New("a vote needs the approver's identity")
 	}
@@ -103,10 +108,137 @@ func (r *run) validateVote(_ workflow.Context, v Vote) error {
 	if _, voted := g.votes[v.Approver]; voted {
 		return fmt.Errorf("%s already voted on step %s", v.Approver, v.StepID)
 	}
+	if err := g.checkIdentity(ctx, v); err != nil {
+		return err
+	}
 	// Approving binds to the plan seen; rejecting a stale plan is harmless.
 	if v.Approve && v.PlanHash != g.state.PlanHash {
 		return fmt.Errorf("the plan for step %s changed since it was shown (you saw %s, it is now %s): review the new plan",
 			v.StepID, short(v.PlanHash), short(g.state.PlanHash))
+	}
+	return nil
+}
+
+// How a voter's identity was established (VoteResult.Identity).
+const (
+	// IdentitySlack: the bot verified Slack's signature on the click.
+	IdentitySlack = "slack"
+	// IdentityCLIKey: the vote is signed with the voter's key from the
+	// worker's access.cli.keys.
+	IdentityCLIKey = "cli key"
+	// IdentityCLIClaim: anything else, such as `--as NAME` from the CLI. Only
+	// Temporal access backs the claim.
+	IdentityCLIClaim = "unverified cli"
+)
+
+// originSlack is the origin the Slack bot stamps on requests it verified.
+const originSlack = policy.OriginSlack
+
+// signatureSkew bounds how far a signed vote's time may be from the run's
+// clock, so a signature cannot be kept for later.
+const signatureSkew = 10 * time.Minute
+
+// getVerified tells an unverified CLI voter how to cast a vote that counts.
+const getVerified = "approve from Slack, or sign the vote with `--key FILE` (your ed25519 key, whose public half access.cli.keys lists for your Slack user ID)"
+
+// identityOf classifies a vote. A signature makes it a key vote (the
+// validator has checked it); an unsigned vote is verified only if the bot
+// sent it.
+func identityOf(v Vote) string {
+	switch {
+	case v.Signature != "":
+		return IdentityCLIKey
+	case v.Origin == originSlack:
+		return IdentitySlack
+	default:
+		return IdentityCLIClaim
+	}
+}
+
+// SignedVoteMessage is the exact message a CLI key signs for v on the run
+// (workflowID, runID). It names the run, the step, the plan hash, the
+// decision, the user, the time and the comment, each value quoted so none
+// can run into the next, so a signature cannot be moved to another gate,
+// plan or decision. The first line keeps it apart from anything else the
+// same SSH key signs.
+func SignedVoteMessage(workflowID, runID string, v Vote) []byte {
+	decision := "reject"
+	if v.Approve {
+		decision = "approve"
+	}
+	var b strings.Builder
+	b.WriteString("firebreak vote v1\n")
+	for _, f := range [][2]string{
+		{"workflow_id", workflowID},
+		{"run_id", runID},
+		{"step", v.StepID},
+		{"plan_hash", v.PlanHash},
+		{"decision", decision},
+		{"user", v.Approver},
+		{"signed_at", v.SignedAt.UTC().Format(time.RFC3339Nano)},
+		{"comment", v.Comment},
+	} {
+		b.WriteString(f[0] + " " + strconv.Quote(f[1]) + "\n")
+	}
+	return []byte(b.String())
+}
+
+// checkIdentity applies the CLI identity rules (access.cli.approvals) to a
+// vote that is otherwise acceptable. Rejections by unverified CLI voters
+// pass: stopping a run is something `playbook abort` from the same CLI can
+// do too.
+func (g *gate) checkIdentity(ctx workflow.Context, v Vote) error {
+	mode := g.state.CLIApprovals
+	switch identityOf(v) {
+	case IdentitySlack:
+		return nil
+	case IdentityCLIKey:
+		if v.Approve && mode == activities.CLIApprovalsForbid {
+			return fmt.Errorf("CLI approvals are turned off here (access.cli.approvals: forbid), signed or not: approve step %s from Slack", v.StepID)
+		}
+		return g.checkSignature(ctx, v)
+	}
+	if !v.Approve {
+		return nil
+	}
+	switch {
+	case mode == activities.CLIApprovalsForbid:
+		return fmt.Errorf("CLI approvals are turned off here (access.cli.approvals: forbid): approve step %s from Slack", v.StepID)
+	case mode == activities.CLIApprovalsVerified:
+		return fmt.Errorf("only signed CLI approvals count here (access.cli.approvals: verified), and this one, as %s, is an unverified claim: %s", v.Approver, getVerified)
+	case g.requesterClaimed && !g.allowSelf:
+		return fmt.Errorf("this run was not requested through Slack: its requester, %s, is a name only Temporal access backs, so an unverified CLI approval of step %s may be that requester approving their own step: %s, or set allow_requester on the step if self-approval is acceptable",
+			orSystem(g.requester), v.StepID, getVerified)
+	case g.state.UnverifiedCLI != "":
+		return fmt.Errorf("step %s already has its one unverified CLI approval (as %s): --as is a claim only Temporal access backs, so unverified CLI votes count once per gate however many names they use; for a second approval, %s",
+			v.StepID, g.state.UnverifiedCLI, getVerified)
+	}
+	return nil
+}
+
+// checkSignature verifies a signed vote with the key the worker listed for
+// its user when the gate opened.
+func (g *gate) checkSignature(ctx workflow.Context, v Vote) error {
+	enc, ok := g.cliKeys[v.Approver]
+	if !ok {
+		return fmt.Errorf("%s has no CLI key in this worker's access.cli.keys, so the signed vote cannot be checked: vote from Slack, or ask an admin to add your public key", v.Approver)
+	}
+	pub, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("the CLI key listed for %s is not an ed25519 public key; ask an admin to fix access.cli.keys", v.Approver)
+	}
+	sig, err := base64.StdEncoding.DecodeString(v.Signature)
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return errors.New("the vote's signature is not a base64 ed25519 signature: sign it with `firebreak playbook approve|reject --key FILE`")
+	}
+	info := workflow.GetInfo(ctx).WorkflowExecution
+	if !ed25519.Verify(pub, SignedVoteMessage(info.ID, info.RunID, v), sig) {
+		return fmt.Errorf("the signature does not verify with %s's key in access.cli.keys: it was made with another key, or for another run, step, plan or decision", v.Approver)
+	}
+	now := workflow.Now(ctx)
+	if d := now.Sub(v.SignedAt); d > signatureSkew || d < -signatureSkew {
+		return fmt.Errorf("the vote was signed at %s, more than %s from this run's clock (%s): check the clock where you vote, and vote again",
+			v.SignedAt.UTC().Format(time.RFC3339), signatureSkew, now.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
@@ -124,17 +256,33 @@ func short(h string) string {
 func (r *run) vote(ctx workflow.Context, v Vote) (VoteResult, error) {
 	g := r.gates[v.StepID]
 	g.votes[v.Approver] = v.Approve
+	identity := identityOf(v)
 	outcome := "approve"
 	if v.Approve {
 		g.state.Approvers = append(g.state.Approvers, v.Approver)
+		if identity == IdentityCLIClaim {
+			g.state.UnverifiedCLI = v.Approver
+		}
 	} else {
 		g.state.RejectedBy = v.Approver
 		outcome = "reject"
 	}
-	r.event(ctx, Event{Kind: EventApprovalVote, Actor: v.Approver, Step: v.StepID, Outcome: outcome, Origin: v.Origin,
-		Detail: fmt.Sprintf("%d of %d; plan %s%s", len(g.state.Approvers), g.state.Min, short(v.PlanHash), comment(v.Comment))})
+	// The timeline says how the voter was identified; an unverified vote
+	// never borrows the run's origin (which may be "slack").
+	origin, how := v.Origin, ""
+	switch identity {
+	case IdentityCLIClaim:
+		how = "; unverified CLI identity"
+		if origin == "" {
+			origin = "cli"
+		}
+	case IdentityCLIKey:
+		how = "; identity verified by CLI key"
+	}
+	r.event(ctx, Event{Kind: EventApprovalVote, Actor: v.Approver, Step: v.StepID, Outcome: outcome, Origin: origin,
+		Detail: fmt.Sprintf("%d of %d; plan %s%s%s", len(g.state.Approvers), g.state.Min, short(v.PlanHash), how, comment(v.Comment))})
 	if !v.Approve {
-		r.event(ctx, Event{Kind: EventApprovalRejected, Actor: v.Approver, Step: v.StepID, Outcome: "rejected", Origin: v.Origin, Detail: v.Comment})
+		r.event(ctx, Event{Kind: EventApprovalRejected, Actor: v.Approver, Step: v.StepID, Outcome: "rejected", Origin: origin, Detail: v.Comment})
 	}
 	return VoteResult{
 		StepID:    v.StepID,
@@ -143,6 +291,7 @@ func (r *run) vote(ctx workflow.Context, v Vote) (VoteResult, error) {
 		Approvers: slices.Clone(g.state.Approvers),
 		Released:  len(g.state.Approvers) >= g.state.Min,
 		Rejected:  !v.Approve,
+		Identity:  identity,
 	}, nil
 }
 

@@ -110,6 +110,11 @@ type ApprovalState struct {
 	Deadline   time.Time `json:"deadline,omitzero"`
 	Escalated  bool      `json:"escalated,omitempty"`
 	Open       bool      `json:"open"`
+	// UnverifiedCLI is the name claimed by the one unverified CLI approval
+	// this gate counts (access.cli.approvals: one).
+	UnverifiedCLI string `json:"unverified_cli,omitempty"`
+	// CLIApprovals is the worker's access.cli.approvals mode for this gate.
+	CLIApprovals string `json:"cli_approvals,omitempty"`
 }
 
 // RunPlan is a whole playbook's plan: what every step would do.
@@ -205,6 +210,13 @@ type Vote struct {
 	// Channel is the Slack channel the request came from; another channel than
 	// the run's is refused.
 	Channel string `json:"channel,omitempty"`
+	// Signature, when set, is a base64 ed25519 signature over
+	// SignedVoteMessage by the CLI key the worker's access.cli.keys lists
+	// for Approver (a Slack user ID): the vote then counts as that user.
+	// A vote from the CLI without one is an unverified claim.
+	Signature string `json:"signature,omitempty"`
+	// SignedAt is when the CLI signed; it is part of the signed message.
+	SignedAt time.Time `json:"signed_at,omitzero"`
 }
 
 // VoteResult says where the gate stands after an accepted vote.
@@ -215,6 +227,9 @@ type VoteResult struct {
 	Approvers []string `json:"approvers"`
 	Released  bool     `json:"released"`
 	Rejected  bool     `json:"rejected"`
+	// Identity says how the voter's identity was established (IdentitySlack,
+	// IdentityCLIKey or IdentityCLIClaim).
+	Identity string `json:"identity,omitempty"`
 }
 
 // TaskCompletion is the input of the complete_task update.

@@ -3,14 +3,19 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/term"
 
 	"github.com/firebreak-ir/firebreak/integrations/config"
 	"github.com/firebreak-ir/firebreak/playbooks"
@@ -374,7 +379,7 @@ func refused(err error) error {
 }
 
 func newVoteCommand(g *globals, approve bool) *cobra.Command {
-	var as, hash, comment string
+	var as, hash, comment, keyFile string
 	use, short := "approve RUN_ID STEP --plan-hash HASH", "Approve a step's plan (the hash `status` shows)"
 	if !approve {
 		use, short = "reject RUN_ID STEP", "Reject a step; the run stops (and rolls back if the playbook says so)"
@@ -382,17 +387,46 @@ func newVoteCommand(g *globals, approve bool) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  cobra.ExactArgs(2),
+		Long: short + `.
+
+Without --key, the vote is cast as --as (default $FIREBREAK_USER or $USER):
+a claim that only your Temporal access backs. Firebreak marks it as an
+unverified CLI identity and counts at most one such approval per gate
+(access.cli.approvals in the worker's firebreak.yaml can refuse them).
+
+With --key FILE (or FIREBREAK_CLI_KEY), the vote is signed with that
+OpenSSH ed25519 private key and counts as the Slack user whose public key
+the worker's access.cli.keys lists; --as names that user (default: the user
+your own firebreak.yaml lists for the key, else $FIREBREAK_USER).`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if approve && hash == "" {
 				return usageError{errors.New("--plan-hash is required: approve exactly the plan you reviewed (see `firebreak playbook status`)")}
 			}
+			keyFile = cmp.Or(keyFile, g.getenv("FIREBREAK_CLI_KEY"))
+			var key ed25519.PrivateKey
+			if keyFile != "" {
+				var err error
+				if key, err = readCLIKey(keyFile, cmd.InOrStdin(), cmd.ErrOrStderr()); err != nil {
+					return usageError{err}
+				}
+			}
 			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
-				var res workflows.VoteResult
-				err := update(ctx, s.client, args[0], workflows.UpdateApprove, workflows.Vote{
+				v := workflows.Vote{
 					StepID: args[1], Approver: g.requester(as), PlanHash: hash, Approve: approve, Comment: comment, Origin: "cli",
-				}, &res)
-				if err != nil {
+				}
+				if key != nil {
+					user, err := keyUser(as, g.getenv("FIREBREAK_USER"), key, s.cfg.Access.CLI)
+					if err != nil {
+						return usageError{err}
+					}
+					v.Approver = user
+					if err := signVote(ctx, s.client, args[0], key, &v); err != nil {
+						return err
+					}
+				}
+				var res workflows.VoteResult
+				if err := update(ctx, s.client, args[0], workflows.UpdateApprove, v, &res); err != nil {
 					return err
 				}
 				switch {
@@ -403,16 +437,91 @@ func newVoteCommand(g *globals, approve bool) *cobra.Command {
 				default:
 					fmt.Fprintf(cmd.OutOrStdout(), "approved step %s (%d of %d: %s)\n", res.StepID, res.Approvals, res.Needed, strings.Join(res.Approvers, ", "))
 				}
+				switch res.Identity {
+				case workflows.IdentityCLIClaim:
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: voted as %s, an unverified CLI identity (only your Temporal access backs it); sign with --key FILE to vote as a verified user\n", v.Approver)
+				case workflows.IdentityCLIKey:
+					fmt.Fprintf(cmd.ErrOrStderr(), "voted as %s, verified by your CLI key\n", v.Approver)
+				}
 				return nil
 			})
 		},
 	}
-	cmd.Flags().StringVar(&as, "as", "", "who is voting (default $FIREBREAK_USER or $USER)")
+	cmd.Flags().StringVar(&as, "as", "", "who is voting (default $FIREBREAK_USER or $USER; with --key, the Slack user ID the key belongs to)")
 	cmd.Flags().StringVar(&comment, "comment", "", "a note for the timeline")
+	cmd.Flags().StringVar(&keyFile, "key", "", "sign the vote with this OpenSSH ed25519 private key (env FIREBREAK_CLI_KEY)")
 	if approve {
 		cmd.Flags().StringVar(&hash, "plan-hash", "", "hash of the plan you reviewed")
 	}
 	return cmd
+}
+
+// readCLIKey reads an OpenSSH ed25519 private key, asking for its
+// passphrase on the terminal when it has one.
+func readCLIKey(path string, in io.Reader, prompt io.Writer) (ed25519.PrivateKey, error) {
+	pemBytes, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--key: %w", err)
+	}
+	raw, err := ssh.ParseRawPrivateKey(pemBytes)
+	var missing *ssh.PassphraseMissingError
+	if errors.As(err, &missing) {
+		f, ok := in.(*os.File)
+		if !ok || !term.IsTerminal(int(f.Fd())) {
+			return nil, fmt.Errorf("--key %s is protected by a passphrase, and there is no terminal to ask for it", path)
+		}
+		fmt.Fprintf(prompt, "passphrase for %s: ", path)
+		pass, perr := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(prompt)
+		if perr != nil {
+			return nil, fmt.Errorf("--key %s: read passphrase: %w", path, perr)
+		}
+		raw, err = ssh.ParseRawPrivateKeyWithPassphrase(pemBytes, pass)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--key %s: want an OpenSSH ed25519 private key (ssh-keygen -t ed25519): %w", path, err)
+	}
+	switch k := raw.(type) {
+	case *ed25519.PrivateKey:
+		return *k, nil
+	case ed25519.PrivateKey:
+		return k, nil
+	default:
+		return nil, fmt.Errorf("--key %s: want an ed25519 key, got %T (ssh-keygen -t ed25519 makes one)", path, raw)
+	}
+}
+
+// keyUser is the Slack user a signed vote is cast as: --as, else the user
+// whose access.cli.keys entry in the local configuration is this key, else
+// $FIREBREAK_USER. The worker's configuration decides whether the key
+// really is theirs.
+func keyUser(as, envUser string, key ed25519.PrivateKey, cli config.CLI) (string, error) {
+	if as != "" {
+		return as, nil
+	}
+	pub := key.Public().(ed25519.PublicKey)
+	for user, k := range cli.PublicKeys() {
+		if pub.Equal(k) {
+			return user, nil
+		}
+	}
+	if envUser != "" {
+		return envUser, nil
+	}
+	return "", errors.New("--key: pass --as with your Slack user ID (the user whose access.cli.keys entry holds this key's public half; `ssh-keygen -y -f FILE` prints it)")
+}
+
+// signVote binds v to the run's current execution and signs it with key
+// (see workflows.SignedVoteMessage).
+func signVote(ctx context.Context, c client.Client, id string, key ed25519.PrivateKey, v *workflows.Vote) error {
+	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return fmt.Errorf("%s: %w", id, err)
+	}
+	v.SignedAt = time.Now().UTC()
+	msg := workflows.SignedVoteMessage(id, desc.GetWorkflowExecutionInfo().GetExecution().GetRunId(), *v)
+	v.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, msg))
+	return nil
 }
 
 func newCompleteCommand(g *globals) *cobra.Command {
