@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -231,10 +232,13 @@ func TestBadConfigExitsTwo(t *testing.T) {
 }
 
 // TestWorkerAndServeScaleOut runs the production shape against the dev
-// server's Temporal: two workers and a serve process, all separate.
+// server's Temporal: a worker and a serve process, separate, on a task
+// queue of their own (the dev process's own worker polls another), so the
+// separate worker is the only one that can answer.
 func TestWorkerAndServeScaleOut(t *testing.T) {
-	d := startDev(t, t.TempDir())
-	env := []string{"TEMPORAL_ADDRESS=" + d.TemporalAddr, "FIREBREAK_LOG_FORMAT=json"}
+	d := startDev(t, t.TempDir(), "TEMPORAL_TASK_QUEUE=firebreak-dev")
+	const queue = "firebreak-scale-out"
+	env := []string{"TEMPORAL_ADDRESS=" + d.TemporalAddr, "TEMPORAL_TASK_QUEUE=" + queue, "FIREBREAK_LOG_FORMAT=json"}
 
 	servePort, err := harness.FreePort()
 	if err != nil {
@@ -257,30 +261,53 @@ func TestWorkerAndServeScaleOut(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := serve.WaitReady(ctx, "http://127.0.0.1:"+itoa(servePort)+"/readyz"); err != nil {
+	readyz := "http://127.0.0.1:" + itoa(servePort) + "/readyz"
+	if err := serve.WaitReady(ctx, readyz); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.WaitReady(ctx, "http://127.0.0.1:"+itoa(workerPort)+"/readyz"); err != nil {
 		t.Fatal(err)
 	}
 
-	// `firebreak ping` is a client of the same cluster.
+	// `firebreak ping` is a client of the same cluster; the separate
+	// worker process answers, by its identity (pid@host).
 	cmd := exec.CommandContext(ctx, bin, "ping", "--message", "scale")
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "pong: scale") {
 		t.Fatalf("ping: %v\n%s", err, out)
 	}
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("worker %d@%s)", w.Cmd.Process.Pid, host); !strings.Contains(string(out), want) {
+		t.Fatalf("ping was not answered by the worker process (want %q):\n%s", want, out)
+	}
 
+	// Only the worker stops; Temporal stays up, so serve's 503 can only
+	// be about the task queue having no worker.
 	if err := w.Stop(10 * time.Second); err != nil || w.ExitCode() != 0 {
 		t.Fatalf("worker stop: %v, exit %d\n%s", err, w.ExitCode(), w.Output())
 	}
-	// With the dev process's own worker gone too, serve reports not ready.
-	if err := d.Stop(10 * time.Second); err != nil {
-		t.Fatal(err)
+	// Temporal lists a worker that stopped polling for its
+	// matching.PollerHistoryTTL (5 minutes unless the embedded server
+	// lowers it): wait that long, plus a margin.
+	var code int
+	var body string
+	deadline := time.Now().Add(6 * time.Minute)
+	for {
+		code, body = get(t, readyz)
+		if code == http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+		<-time.After(time.Second)
 	}
-	if code, _ := get(t, "http://127.0.0.1:"+itoa(servePort)+"/readyz"); code != http.StatusServiceUnavailable {
-		t.Fatalf("serve /readyz with Temporal gone: %d, want 503", code)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "no worker polls task queue "+queue) {
+		t.Fatalf("serve /readyz with the worker gone and Temporal up: %d %q, want 503 saying no worker polls %s", code, body, queue)
+	}
+	if c, _ := get(t, d.URL("/readyz")); c != http.StatusOK {
+		t.Fatalf("the dev process's own /readyz: %d; Temporal should still be up", c)
 	}
 }
 
