@@ -45,7 +45,7 @@ type Spec struct {
 type Request struct {
 	Action string
 	// IdempotencyKey is stable across activity retries and worker crashes:
-	// workflow ID + step ID (+ "/compensate" for rollbacks). Actions pass it
+	// workflow ID + run ID + step ID (+ "/compensate" for rollbacks). Actions pass it
 	// to APIs that accept client tokens, or use it to look up earlier work.
 	IdempotencyKey string
 	WorkflowID     string
