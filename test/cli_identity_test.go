@@ -86,7 +86,7 @@ func TestCLIIdentity(t *testing.T) {
 	cfg := filepath.Join(dir, "firebreak.yaml")
 	if err := os.WriteFile(cfg, []byte(`access:
   groups:
-    incident-commanders: [U0IC1, U0IC2]
+    incident-commanders: [U0IC1, U0IC2, U0IC3, U0IC4]
   cli:
     keys:
       U0IC1: `+pub1+`
@@ -115,20 +115,25 @@ func TestCLIIdentity(t *testing.T) {
 	env := []string{"TEMPORAL_ADDRESS=" + d.TemporalAddr, "FIREBREAK_PLAYBOOKS=" + books, "FIREBREAK_LOG_LEVEL=warn"}
 
 	// One person, two names, a min-2 gate: the second name is refused.
+	// (U0IC3 and U0IC4 have no keys: a key holder's name needs the key.)
 	if code, out := cli(t, env, "playbook", "run", "two-keys", "--as", "U0REQ", "--id", "two-names", "--detach"); code != 0 {
 		t.Fatalf("run: exit %d\n%s", code, out)
 	}
 	hash := openGate(t, env, "two-names", "isolate")
-	code, stdout, stderr := cliSplit(t, env, "playbook", "approve", "two-names", "isolate", "--as", "U0IC1", "--plan-hash", hash)
-	if code != 0 || !strings.Contains(stdout, "approved step isolate (1 of 2: U0IC1)") || !strings.Contains(stderr, "voted as U0IC1, an unverified CLI identity") {
+	code, _, stderr := cliSplit(t, env, "playbook", "approve", "two-names", "isolate", "--as", "U0IC2", "--plan-hash", hash)
+	if code != 1 || !strings.Contains(stderr, "U0IC2 has a CLI key in access.cli.keys, so an unsigned CLI approval as U0IC2 is refused") {
+		t.Fatalf("unsigned as a key holder: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := cliSplit(t, env, "playbook", "approve", "two-names", "isolate", "--as", "U0IC3", "--plan-hash", hash)
+	if code != 0 || !strings.Contains(stdout, "approved step isolate (1 of 2: U0IC3)") || !strings.Contains(stderr, "voted as U0IC3, an unverified CLI identity") {
 		t.Fatalf("first name: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
-	code, stdout, stderr = cliSplit(t, env, "playbook", "approve", "two-names", "isolate", "--as", "U0IC2", "--plan-hash", hash)
+	code, stdout, stderr = cliSplit(t, env, "playbook", "approve", "two-names", "isolate", "--as", "U0IC4", "--plan-hash", hash)
 	if code != 1 || stdout != "" {
 		t.Fatalf("second name: exit %d, want 1\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	for _, want := range []string{
-		"refused: step isolate already has its one unverified CLI approval (as U0IC1)",
+		"refused: step isolate already has its one unverified CLI approval (as U0IC3)",
 		"unverified CLI votes count once per gate however many names they use",
 		"approve from Slack, or sign the vote with `--key FILE`",
 	} {
@@ -138,7 +143,7 @@ func TestCLIIdentity(t *testing.T) {
 	}
 	// The same person with a key is U0IC2, verified: the gate opens.
 	code, stdout, stderr = cliSplit(t, append(env, "FIREBREAK_CLI_KEY="+key2), "playbook", "approve", "two-names", "isolate", "--as", "U0IC2", "--plan-hash", hash)
-	if code != 0 || !strings.Contains(stdout, "approved step isolate (2 of 2: U0IC1, U0IC2); it runs now") || !strings.Contains(stderr, "verified by your CLI key") {
+	if code != 0 || !strings.Contains(stdout, "approved step isolate (2 of 2: U0IC3, U0IC2); it runs now") || !strings.Contains(stderr, "verified by your CLI key") {
 		t.Fatalf("signed: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	waitFor(t, func() bool {
@@ -156,7 +161,7 @@ func TestCLIIdentity(t *testing.T) {
 			votes = append(votes, e.Actor+"@"+e.Origin+": "+e.Detail)
 		}
 	}
-	if len(votes) != 2 || !strings.HasPrefix(votes[0], "U0IC1@cli: ") || !strings.Contains(votes[0], "unverified CLI identity") ||
+	if len(votes) != 2 || !strings.HasPrefix(votes[0], "U0IC3@cli: ") || !strings.Contains(votes[0], "unverified CLI identity") ||
 		!strings.HasPrefix(votes[1], "U0IC2@cli: ") || !strings.Contains(votes[1], "identity verified by CLI key") {
 		t.Fatalf("votes on the timeline:\n%s", strings.Join(votes, "\n"))
 	}
@@ -167,7 +172,7 @@ func TestCLIIdentity(t *testing.T) {
 		t.Fatalf("run: exit %d\n%s", code, out)
 	}
 	hash = openGate(t, env, "self", "isolate")
-	code, _, stderr = cliSplit(t, env, "playbook", "approve", "self", "isolate", "--as", "U0IC1", "--plan-hash", hash)
+	code, _, stderr = cliSplit(t, env, "playbook", "approve", "self", "isolate", "--as", "U0IC3", "--plan-hash", hash)
 	if code != 1 || !strings.Contains(stderr, "this run was not requested through Slack: its requester, U0REQ, is a name only Temporal access backs") {
 		t.Fatalf("unverified on a CLI run: exit %d\n%s", code, stderr)
 	}

@@ -416,3 +416,20 @@ func TestSignatureNamesItsUser(t *testing.T) {
 	e.runFrom(load(t, twoApprovers), "slack")
 	wantRefused(t, "re-sent as another user", v, "does not verify with U_IC2's key")
 }
+
+// TestUnsignedClaimForAKeyHolder: a user with a CLI key proves who they
+// are, so an unsigned CLI approval in their name (someone else's, or their
+// own without --key) is refused and does not use up their vote.
+func TestUnsignedClaimForAKeyHolder(t *testing.T) {
+	e := newCLIEnv(t, "", "U_IC1")
+	claim := e.claim(time.Minute, "isolate", "U_IC1")
+	signed := e.signed(2*time.Minute, "isolate", "U_IC1", testKey("U_IC1"), nil, nil)
+	other := e.claim(3*time.Minute, "isolate", "U_IC2")
+	res := e.runFrom(load(t, twoApprovers), "slack")
+	wantRefused(t, "unsigned as a key holder", claim, "U_IC1 has a CLI key in access.cli.keys, so an unsigned CLI approval as U_IC1 is refused", "sign the vote with `--key FILE`")
+	wantRefused(t, "the key holder, signed", signed)
+	wantRefused(t, "unsigned as someone without a key", other)
+	if strings.Join(res.Steps[0].Approval.Approvers, ",") != "U_IC1,U_IC2" {
+		t.Fatalf("approvers %v", res.Steps[0].Approval.Approvers)
+	}
+}

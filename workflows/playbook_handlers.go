@@ -206,6 +206,11 @@ func (g *gate) checkIdentity(ctx workflow.Context, v Vote) error {
 		return fmt.Errorf("CLI approvals are turned off here (access.cli.approvals: forbid): approve step %s from Slack", v.StepID)
 	case mode == activities.CLIApprovalsVerified:
 		return fmt.Errorf("only signed CLI approvals count here (access.cli.approvals: verified), and this one, as %s, is an unverified claim: %s", v.Approver, getVerified)
+	case g.cliKeys[v.Approver] != "":
+		// Whoever has a key proves who they are; an unsigned claim to be
+		// them is an impersonation or a forgotten --key, and would use up
+		// their vote.
+		return fmt.Errorf("%s has a CLI key in access.cli.keys, so an unsigned CLI approval as %s is refused: sign the vote with `--key FILE`, or approve from Slack", v.Approver, v.Approver)
 	case g.requesterClaimed && !g.allowSelf:
 		return fmt.Errorf("this run was not requested through Slack: its requester, %s, is a name only Temporal access backs, so an unverified CLI approval of step %s may be that requester approving their own step: %s, or set allow_requester on the step if self-approval is acceptable",
 			orSystem(g.requester), v.StepID, getVerified)
