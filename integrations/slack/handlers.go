@@ -138,6 +138,12 @@ func (b *Bot) HandleInteraction(ctx context.Context, cb goslack.InteractionCallb
 			r = ephemeral("That button is broken; use `/incident approve <step>` instead.")
 			break
 		}
+		// Approval buttons live in the run's channel, so a click without
+		// one is not a vote (the run checks the channel only when given).
+		if req.Channel == "" {
+			r = ephemeral("Votes count only from the run's channel; use the buttons on the approval request there.")
+			break
+		}
 		r = b.vote(ctx, req, key, ref, act.ActionID == ActionApprove, "")
 		if r.ReplaceOriginal {
 			return &r
