@@ -115,7 +115,7 @@ func (e *runEnv) run() workflows.PlaybookResult {
 		e.t.Fatal(err)
 	}
 	e.env.ExecuteWorkflow(workflows.PlaybookWorkflow, workflows.PlaybookInput{
-		Playbook: pb, Requester: "U0REQ", Origin: "test", Slack: &workflows.RunSlack{Channel: e.channel},
+		Playbook: pb, Requester: "U0REQ", Origin: "slack", Slack: &workflows.RunSlack{Channel: e.channel},
 	})
 	if !e.env.IsWorkflowCompleted() {
 		e.t.Fatal("the run did not complete")
@@ -151,12 +151,12 @@ func TestClosedApprovalSaysHowItClosed(t *testing.T) {
 	}{
 		{"approved", func(e *runEnv) {
 			e.update(time.Minute, workflows.UpdateApprove, func() any {
-				return workflows.Vote{StepID: "isolate", Approver: "U0IC1", PlanHash: e.planHash(), Approve: true, Origin: "test"}
+				return workflows.Vote{StepID: "isolate", Approver: "U0IC1", PlanHash: e.planHash(), Approve: true, Origin: "slack"}
 			})
 		}, workflows.GateApproved, "Approved by <@U0IC1>"},
 		{"rejected", func(e *runEnv) {
 			e.update(time.Minute, workflows.UpdateApprove, func() any {
-				return workflows.Vote{StepID: "isolate", Approver: "U0IC2", PlanHash: e.planHash(), Approve: false, Origin: "test"}
+				return workflows.Vote{StepID: "isolate", Approver: "U0IC2", PlanHash: e.planHash(), Approve: false, Origin: "slack"}
 			})
 		}, workflows.GateRejected, "Rejected by <@U0IC2>"},
 		{"timed out", func(*runEnv) {}, workflows.GateTimedOut, "Timed out without a decision, with 0 of 1 approvals"},
@@ -193,7 +193,7 @@ func TestRunMessagesSurviveADeadWorker(t *testing.T) {
 	e := newRunEnv(t)
 	e.n.Every = 1500 * time.Millisecond // the second status update waits past one heartbeat
 	e.update(time.Minute, workflows.UpdateApprove, func() any {
-		return workflows.Vote{StepID: "isolate", Approver: "U0IC1", PlanHash: e.planHash(), Approve: true, Origin: "test"}
+		return workflows.Vote{StepID: "isolate", Approver: "U0IC1", PlanHash: e.planHash(), Approve: true, Origin: "slack"}
 	})
 	if res := e.run(); res.Status != workflows.RunSucceeded {
 		t.Fatalf("run %s: %s", res.Status, res.Error)
