@@ -94,10 +94,12 @@ func TestDevSurvivesRestart(t *testing.T) {
 		t.Fatalf("reply: %q", res.Reply)
 	}
 
-	// The SDK's own metrics are exported once it has done some work.
-	if _, metrics = get(t, d.URL("/metrics")); !strings.Contains(metrics, "temporal_workflow_completed") {
-		t.Errorf("/metrics lacks the Temporal SDK's metrics")
-	}
+	// The SDK's own metrics are exported once it has done some work; the
+	// worker records a completion just after the server has it, so wait.
+	waitFor(t, func() bool {
+		_, metrics = get(t, d.URL("/metrics"))
+		return strings.Contains(metrics, "temporal_workflow_completed")
+	})
 
 	if err := d.Stop(10 * time.Second); err != nil {
 		t.Fatalf("stop after SIGTERM: %v\n%s", err, d.Output())

@@ -32,8 +32,11 @@ func cli(t *testing.T, env []string, args ...string) (int, string) {
 // `playbook run` follows it while other commands approve and finish tasks.
 func TestPlaybookRunFromCLI(t *testing.T) {
 	dir := t.TempDir()
+	// The run is requested from the CLI, so its approver signs: an
+	// unverified CLI approval could be the requester's own.
+	key, pub := cliKey(t, dir, "ic1")
 	cfg := filepath.Join(dir, "firebreak.yaml")
-	if err := os.WriteFile(cfg, []byte("access:\n  groups:\n    incident-commanders: [U0IC1, U0REQ]\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte("access:\n  groups:\n    incident-commanders: [U0IC1, U0REQ]\n  cli:\n    keys:\n      U0IC1: "+pub+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d := startDev(t, filepath.Join(dir, "data"), "FIREBREAK_CONFIG="+cfg)
@@ -74,7 +77,8 @@ func TestPlaybookRunFromCLI(t *testing.T) {
 	}{
 		{"requester", []string{"--as", "U0REQ", "--plan-hash", hash}, "U0REQ requested this run and cannot approve its own step isolate"},
 		{"stranger", []string{"--as", "U0NOPE", "--plan-hash", hash}, "U0NOPE is not an approver"},
-		{"stale plan", []string{"--as", "U0IC1", "--plan-hash", "feedface"}, "changed since it was shown"},
+		{"unsigned", []string{"--as", "U0IC1", "--plan-hash", hash}, "U0IC1 has a CLI key in access.cli.keys, so an unsigned CLI approval as U0IC1 is refused"},
+		{"stale plan", []string{"--as", "U0IC1", "--key", key, "--plan-hash", "feedface"}, "changed since it was shown"},
 		{"no hash", []string{"--as", "U0IC1"}, "--plan-hash is required"},
 	} {
 		code, out := cli(t, env, append([]string{"playbook", "approve", "e2e-contain", "isolate"}, c.args...)...)
@@ -82,7 +86,7 @@ func TestPlaybookRunFromCLI(t *testing.T) {
 			t.Errorf("%s: exit %d, want refusal %q:\n%s", c.name, code, c.want, out)
 		}
 	}
-	if code, out := cli(t, env, "playbook", "approve", "e2e-contain", "isolate", "--as", "U0IC1", "--plan-hash", hash); code != 0 || !strings.Contains(out, "approved step isolate (1 of 1: U0IC1)") {
+	if code, out := cli(t, env, "playbook", "approve", "e2e-contain", "isolate", "--as", "U0IC1", "--key", key, "--plan-hash", hash); code != 0 || !strings.Contains(out, "approved step isolate (1 of 1: U0IC1)") {
 		t.Fatalf("approve: exit %d\n%s", code, out)
 	}
 	waitFor(t, func() bool {
@@ -165,8 +169,9 @@ func runStatus(t *testing.T, env []string, id string) (workflows.RunStatus, bool
 // files show.
 func TestRunSurvivesKill(t *testing.T) {
 	dir := t.TempDir()
+	key, pub := cliKey(t, dir, "ic1") // the run is requested from the CLI: its approver signs
 	cfg := filepath.Join(dir, "firebreak.yaml")
-	if err := os.WriteFile(cfg, []byte("access:\n  groups:\n    incident-commanders: [U0IC1]\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte("access:\n  groups:\n    incident-commanders: [U0IC1]\n  cli:\n    keys:\n      U0IC1: "+pub+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	data, rec := filepath.Join(dir, "data"), filepath.Join(dir, "record")
@@ -207,7 +212,7 @@ func TestRunSurvivesKill(t *testing.T) {
 	if got := hashOf(env); got != hash {
 		t.Fatalf("after kill -9 the gate shows plan %q, want %q", got, hash)
 	}
-	if code, out := cli(t, env, "playbook", "approve", "kill-run", "isolate", "--as", "U0IC1", "--plan-hash", hash); code != 0 {
+	if code, out := cli(t, env, "playbook", "approve", "kill-run", "isolate", "--as", "U0IC1", "--key", key, "--plan-hash", hash); code != 0 {
 		t.Fatalf("approve after restart: exit %d\n%s", code, out)
 	}
 	// isolate records its change, then holds until release-isolate exists.

@@ -87,7 +87,8 @@ func (h *harness) run(pb *playbooks.Playbook, inputs map[string]string, mode str
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.env.ExecuteWorkflow(PlaybookWorkflow, PlaybookInput{Playbook: pb, Inputs: vals, Mode: mode, Requester: "U_REQ", Origin: "test"})
+	// The harness plays the Slack bot: requests and votes it verified.
+	h.env.ExecuteWorkflow(PlaybookWorkflow, PlaybookInput{Playbook: pb, Inputs: vals, Mode: mode, Requester: "U_REQ", Origin: "slack"})
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("workflow did not complete")
 	}
@@ -156,7 +157,7 @@ func (h *harness) vote(at time.Duration, step, approver string, approve bool, ha
 				}
 			}
 		}
-		return Vote{StepID: step, Approver: approver, PlanHash: hash, Approve: approve, Origin: "test"}
+		return Vote{StepID: step, Approver: approver, PlanHash: hash, Approve: approve, Origin: "slack"}
 	})
 }
 
@@ -814,7 +815,7 @@ func TestTimelineEventsCarryWhoWhatWhere(t *testing.T) {
 			t.Fatalf("event %d incomplete: %+v", i, e)
 		}
 	}
-	if ev[0].Kind != EventRunStarted || ev[0].Actor != "U_REQ" || ev[0].Origin != "test" {
+	if ev[0].Kind != EventRunStarted || ev[0].Actor != "U_REQ" || ev[0].Origin != "slack" {
 		t.Fatalf("first event %+v", ev[0])
 	}
 	var votes []string

@@ -58,7 +58,9 @@ func (d *Driver) Drive(ctx context.Context, id string) ([]string, error) {
 						continue
 					}
 					if err := d.update(ctx, id, workflows.UpdateApprove, workflows.Vote{
-						StepID: s.ID, Approver: who, PlanHash: s.Approval.PlanHash, Approve: true, Origin: "driver",
+						// It plays approvers clicking in Slack, whose votes the
+						// bot verified (an unverified CLI claim counts once).
+						StepID: s.ID, Approver: who, PlanHash: s.Approval.PlanHash, Approve: true, Origin: "slack",
 					}); err != nil {
 						return driven, fmt.Errorf("approve %s as %s: %w", key, who, err)
 					}
