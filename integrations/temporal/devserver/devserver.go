@@ -172,6 +172,11 @@ func Start(opts Options) (*Server, error) {
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): []dynamicconfig.ConstrainedValue{{Value: 1}},
 		// A laptop-sized mutable state cache keeps idle memory low.
 		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): []dynamicconfig.ConstrainedValue{{Value: 8096}},
+		// /readyz asks whether a worker polls; by default a worker that died
+		// stays listed for 5 minutes. Idle pollers re-poll every 20 s, so a
+		// 30 s history still lists every live one and drops a dead one soon.
+		dynamicconfig.MatchingLongPollExpirationInterval.Key(): []dynamicconfig.ConstrainedValue{{Value: 20 * time.Second}},
+		dynamicconfig.PollerHistoryTTL.Key():                   []dynamicconfig.ConstrainedValue{{Value: 30 * time.Second}},
 	}
 	logger := newLogger(opts.Logger)
 	srv, err := temporal.NewServer(
