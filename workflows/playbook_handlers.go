@@ -63,10 +63,13 @@ func (r *run) allow(op policy.Op, a policy.Actor) error {
 	return policy.Decide(op, a, inc)
 }
 
-// fromOwnChannel refuses Slack requests (those naming a channel) from any
-// channel but the run's.
-func (r *run) fromOwnChannel(channel string) error {
-	if channel == "" {
+// fromOwnChannel refuses Slack votes from any channel but the run's,
+// including a Slack vote that names no channel on a run that has one (a
+// forged or broken click). Votes naming no channel otherwise come from
+// the CLI, whose identity rules apply instead.
+func (r *run) fromOwnChannel(origin, channel string) error {
+	bound := r.in.Slack != nil && r.in.Slack.Channel != ""
+	if channel == "" && (origin != policy.OriginSlack || !bound) {
 		return nil
 	}
 	return r.allow(policy.ReadPlan, policy.Actor{User: "slack", Origin: policy.OriginSlack, Channel: channel})
@@ -76,7 +79,7 @@ func (r *run) validateVote(ctx workflow.Context, v Vote) error {
 	if strings.TrimSpace(v.Approver) == "" {
 		return errors.New("a vote needs the approver's identity")
 	}
-	if err := r.fromOwnChannel(v.Channel); err != nil {
+	if err := r.fromOwnChannel(v.Origin, v.Channel); err != nil {
 		return err
 	}
 	g, ok := r.gates[v.StepID]

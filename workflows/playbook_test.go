@@ -885,6 +885,10 @@ func TestVotesOnlyFromTheRunsChannel(t *testing.T) {
 	if err := r.validateVote(nil, Vote{StepID: "isolate", Approver: "U_IC1", PlanHash: "h", Approve: true, Channel: "C0FAKE"}); err == nil || !strings.Contains(err.Error(), "use <#C0INC>") {
 		t.Fatalf("vote from another channel: %v", err)
 	}
+	// A Slack vote that names no channel is not from the run's channel.
+	if err := r.validateVote(nil, Vote{StepID: "isolate", Approver: "U_IC1", PlanHash: "h", Approve: true, Origin: "slack"}); err == nil || !strings.Contains(err.Error(), "use <#C0INC>") {
+		t.Fatalf("slack vote without a channel: %v", err)
+	}
 	if err := r.validateVote(nil, Vote{StepID: "isolate", Approver: "U_IC1", PlanHash: "h", Approve: true, Channel: "C0INC"}); err != nil {
 		t.Fatalf("vote from the run's channel: %v", err)
 	}
