@@ -82,6 +82,17 @@ func (b *Bot) refusalText(err error, st *workflows.IncidentState) string {
 	return text
 }
 
+// allowIn reads the incident a request names and decides op on it: the
+// state, the actor to send on, or why not.
+func (b *Bot) allowIn(ctx context.Context, op policy.Op, req asker, key string) (workflows.IncidentState, policy.Actor, string) {
+	st, why := b.incident(ctx, key, req)
+	if why != "" {
+		return st, policy.Actor{}, why
+	}
+	actor, why := b.allow(ctx, op, req, &st)
+	return st, actor, why
+}
+
 // incident reads the incident's state for a Slack request; the workflow
 // itself refuses reads from any channel but the incident's.
 func (b *Bot) incident(ctx context.Context, key string, req asker) (workflows.IncidentState, string) {

@@ -268,11 +268,7 @@ func (b *Bot) run(ctx context.Context, req asker, key string, cmd Command) reply
 	if cmd.Verb == "plan" {
 		mode, op = workflows.ModePlan, policy.Plan
 	}
-	st, why := b.incident(ctx, key, req)
-	if why != "" {
-		return ephemeral("%s", why)
-	}
-	actor, why := b.allow(ctx, op, req, &st)
+	_, actor, why := b.allowIn(ctx, op, req, key)
 	if why != "" {
 		return ephemeral("%s", why)
 	}
@@ -300,11 +296,7 @@ func (b *Bot) change(ctx context.Context, req asker, key, update string, c workf
 		workflows.UpdateSetStatus: policy.Status, workflows.UpdateResolve: policy.Resolve,
 		workflows.UpdateSetRole: policy.RoleOp(c.Role),
 	}[update]
-	st, why := b.incident(ctx, key, req)
-	if why != "" {
-		return ephemeral("%s", why)
-	}
-	actor, why := b.allow(ctx, op, req, &st)
+	st, actor, why := b.allowIn(ctx, op, req, key)
 	if why != "" {
 		return ephemeral("%s", why)
 	}
@@ -389,11 +381,8 @@ func escKeepChannelLinks(s string) string {
 func (b *Bot) status(ctx context.Context, req asker, key string) reply {
 	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
-	st, why := b.incident(ctx, key, req)
+	st, _, why := b.allowIn(ctx, policy.ReadStatus, req, key)
 	if why != "" {
-		return ephemeral("%s", why)
-	}
-	if _, why := b.allow(ctx, policy.ReadStatus, req, &st); why != "" {
 		return ephemeral("%s", why)
 	}
 	var lines []string
@@ -412,11 +401,8 @@ func (b *Bot) status(ctx context.Context, req asker, key string) reply {
 func (b *Bot) timeline(ctx context.Context, req asker, key string) reply {
 	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
-	st, why := b.incident(ctx, key, req)
+	_, _, why := b.allowIn(ctx, policy.ReadTimeline, req, key)
 	if why != "" {
-		return ephemeral("%s", why)
-	}
-	if _, why := b.allow(ctx, policy.ReadTimeline, req, &st); why != "" {
 		return ephemeral("%s", why)
 	}
 	v, err := b.o.Temporal.QueryWorkflow(ctx, workflows.IncidentWorkflowID(key), "", workflows.QueryTimeline, b.query(req))
@@ -492,11 +478,7 @@ func activeRuns(st workflows.IncidentState) []workflows.RunRef {
 }
 
 func (b *Bot) abort(ctx context.Context, req asker, key, reason string) reply {
-	st, why := b.incident(ctx, key, req)
-	if why != "" {
-		return ephemeral("%s", why)
-	}
-	actor, why := b.allow(ctx, policy.Abort, req, &st)
+	st, actor, why := b.allowIn(ctx, policy.Abort, req, key)
 	if why != "" {
 		return ephemeral("%s", why)
 	}
@@ -519,11 +501,8 @@ func (b *Bot) abort(ctx context.Context, req asker, key, reason string) reply {
 
 // findApproval finds the open approval for step among the incident's runs.
 func (b *Bot) findApproval(ctx context.Context, req asker, key, step string, op policy.Op) (string, workflows.StepState, string) {
-	st, why := b.incident(ctx, key, req)
+	st, _, why := b.allowIn(ctx, op, req, key)
 	if why != "" {
-		return "", workflows.StepState{}, why
-	}
-	if _, why := b.allow(ctx, op, req, &st); why != "" {
 		return "", workflows.StepState{}, why
 	}
 	for _, r := range activeRuns(st) {
@@ -548,11 +527,7 @@ func (b *Bot) findApproval(ctx context.Context, req asker, key, step string, op 
 func (b *Bot) completeTask(ctx context.Context, req asker, key, step, note string) reply {
 	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
-	st, why := b.incident(ctx, key, req)
-	if why != "" {
-		return ephemeral("%s", why)
-	}
-	actor, why := b.allow(ctx, policy.Done, req, &st)
+	st, actor, why := b.allowIn(ctx, policy.Done, req, key)
 	if why != "" {
 		return ephemeral("%s", why)
 	}

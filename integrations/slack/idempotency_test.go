@@ -190,7 +190,7 @@ func TestRetriedRunPostsDoNotRepeat(t *testing.T) {
 	override(e.env, workflows.ActivityPostApprovalRequest, failFirstAttempt(n.PostApprovalRequest))
 	override(e.env, workflows.ActivityUpdateRunStatus, failFirstAttempt(n.UpdateRunStatus))
 	e.update(time.Minute, workflows.UpdateApprove, func() any {
-		return workflows.Vote{StepID: "isolate", Approver: "U0IC1", PlanHash: e.planHash(), Approve: true, Origin: "slack"}
+		return workflows.Vote{StepID: "isolate", Approver: "U0IC1", PlanHash: e.planHash(), Approve: true, Origin: "slack", Channel: e.channel}
 	})
 	if res := e.run(); res.Status != workflows.RunSucceeded {
 		t.Fatalf("run %s: %s", res.Status, res.Error)

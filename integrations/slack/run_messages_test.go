@@ -151,12 +151,12 @@ func TestClosedApprovalSaysHowItClosed(t *testing.T) {
 	}{
 		{"approved", func(e *runEnv) {
 			e.update(time.Minute, workflows.UpdateApprove, func() any {
-				return workflows.Vote{StepID: "isolate", Approver: "U0IC1", PlanHash: e.planHash(), Approve: true, Origin: "slack"}
+				return workflows.Vote{StepID: "isolate", Approver: "U0IC1", PlanHash: e.planHash(), Approve: true, Origin: "slack", Channel: e.channel}
 			})
 		}, workflows.GateApproved, "Approved by <@U0IC1>"},
 		{"rejected", func(e *runEnv) {
 			e.update(time.Minute, workflows.UpdateApprove, func() any {
-				return workflows.Vote{StepID: "isolate", Approver: "U0IC2", PlanHash: e.planHash(), Approve: false, Origin: "slack"}
+				return workflows.Vote{StepID: "isolate", Approver: "U0IC2", PlanHash: e.planHash(), Approve: false, Origin: "slack", Channel: e.channel}
 			})
 		}, workflows.GateRejected, "Rejected by <@U0IC2>"},
 		{"timed out", func(*runEnv) {}, workflows.GateTimedOut, "Timed out without a decision, with 0 of 1 approvals"},
@@ -193,7 +193,7 @@ func TestRunMessagesSurviveADeadWorker(t *testing.T) {
 	e := newRunEnv(t)
 	e.n.Every = 1500 * time.Millisecond // the second status update waits past one heartbeat
 	e.update(time.Minute, workflows.UpdateApprove, func() any {
-		return workflows.Vote{StepID: "isolate", Approver: "U0IC1", PlanHash: e.planHash(), Approve: true, Origin: "slack"}
+		return workflows.Vote{StepID: "isolate", Approver: "U0IC1", PlanHash: e.planHash(), Approve: true, Origin: "slack", Channel: e.channel}
 	})
 	if res := e.run(); res.Status != workflows.RunSucceeded {
 		t.Fatalf("run %s: %s", res.Status, res.Error)
