@@ -272,42 +272,6 @@ func TestIncidentContinuesAsNewWithoutLoss(t *testing.T) {
 	}
 }
 
-func TestRegistryHandsOutKeysOnce(t *testing.T) {
-	e := newIncidentEnv(t)
-	e.env.RegisterWorkflow(IncidentRegistryWorkflow)
-	e.env.SetStartTime(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
-	req := DeclareRequest{Title: "DB down", Severity: "SEV2", DeclaredBy: "U1", RequestID: "trigger-1"}
-	first := e.change(time.Second, UpdateDeclare, req)
-	retry := e.change(2*time.Second, UpdateDeclare, req)
-	req2 := req
-	req2.RequestID, req2.Title = "trigger-2", "Cache down"
-	second := e.change(3*time.Second, UpdateDeclare, req2)
-	bad := e.change(4*time.Second, UpdateDeclare, DeclareRequest{Title: "x", DeclaredBy: "U1"})
-	e.env.RegisterDelayedCallback(e.env.CancelWorkflow, time.Minute)
-	e.env.ExecuteWorkflow(IncidentRegistryWorkflow, RegistryInput{})
-
-	res := func(u *updateOutcome) DeclareResult {
-		t.Helper()
-		if !u.done || u.rejected != nil {
-			t.Fatalf("declare: done=%v rejected=%v", u.done, u.rejected)
-		}
-		return u.result.(DeclareResult)
-	}
-	a, b, c := res(first), res(retry), res(second)
-	if a.Key != "INC-2026-0001" || a.WorkflowID != "incident-INC-2026-0001" || a.Existing {
-		t.Fatalf("first: %+v", a)
-	}
-	if b.Key != a.Key || !b.Existing {
-		t.Fatalf("a retried request must get the same incident: %+v", b)
-	}
-	if c.Key != "INC-2026-0002" {
-		t.Fatalf("second: %+v", c)
-	}
-	if bad.rejected == nil || !strings.Contains(bad.rejected.Error(), "request ID") {
-		t.Fatalf("declare without request ID: %v", bad.rejected)
-	}
-}
-
 // TestIncidentEnforcesThePolicy sends Slack requests straight to the
 // workflow, as a client that skipped the bot's checks would: what the
 // incident knows (its commander, its channel) decides.

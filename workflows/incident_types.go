@@ -40,9 +40,19 @@ func IncidentWorkflowID(key string) string { return "incident-" + key }
 // RegistryWorkflowID is the singleton that hands out incident keys.
 const RegistryWorkflowID = "firebreak-incidents"
 
+// Registry signals and queries: a declare is a signal (with start), so
+// the caller never waits behind the registry; the query tells a caller
+// that wants the key (the CLI) which incident its request got.
+const (
+	SignalDeclare = "declare"
+	QueryDeclared = "declared"
+	// UpdateDeclare is how declares reached registries started before
+	// SignalDeclare; only those still answer it.
+	UpdateDeclare = "declare"
+)
+
 // Incident workflow updates, signals and queries.
 const (
-	UpdateDeclare     = "declare" // on the registry
 	UpdateNote        = "note"
 	UpdateSetRole     = "set_role"
 	UpdateSetSeverity = "set_severity"
@@ -140,7 +150,7 @@ type RunRef struct {
 	Plan *RunPlan `json:"plan,omitempty"`
 }
 
-// DeclareRequest is the registry's declare update.
+// DeclareRequest is the registry's declare signal.
 type DeclareRequest struct {
 	Title      string         `json:"title"`
 	Severity   string         `json:"severity"`
@@ -154,11 +164,15 @@ type DeclareRequest struct {
 	RequestID string `json:"request_id"`
 }
 
-// DeclareResult names the incident a declare created (or had created).
+// DeclareResult names the incident a declare created, or the one it
+// repeated (Existing: the same person declared the same title shortly
+// before, so nothing new was created). Error says why a declare created
+// nothing.
 type DeclareResult struct {
 	Key        string `json:"key"`
 	WorkflowID string `json:"workflow_id"`
 	Existing   bool   `json:"existing,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // RunRequest asks an incident to run a playbook.

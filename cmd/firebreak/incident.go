@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
@@ -31,33 +30,36 @@ func newIncidentDeclareCommand(g *globals) *cobra.Command {
 			if !validSeverity(sev) {
 				return usageError{fmt.Errorf("--sev %q: use 1, 2, 3 or 4", sev)}
 			}
+			req := workflows.DeclareRequest{
+				Title: args[0], Severity: "SEV" + strings.TrimPrefix(strings.ToUpper(sev), "SEV"), DeclaredBy: g.requester(as),
+				Origin: "cli", RequestID: fmt.Sprintf("cli-%d", time.Now().UnixNano()),
+			}
+			if err := req.Validate(); err != nil {
+				return usageError{err}
+			}
 			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
-				req := workflows.DeclareRequest{
-					Title: args[0], Severity: "SEV" + strings.TrimPrefix(strings.ToUpper(sev), "SEV"), DeclaredBy: g.requester(as),
-					Origin: "cli", RequestID: fmt.Sprintf("cli-%d", time.Now().UnixNano()), Config: s.cfg.PlaybookView(),
-				}
+				req.Config = s.cfg.PlaybookView()
 				if s.cfg.Slack.BotToken.IsSet() {
 					req.Slack = &workflows.IncidentSlack{Invite: s.cfg.Access.Invite, Announce: s.cfg.Channels.Announce, Suggested: s.cfg.Channels.Suggested}
 				}
-				start := s.client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-					ID: workflows.RegistryWorkflowID, TaskQueue: s.cfg.Temporal.TaskQueue,
-					WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-				}, workflows.IncidentRegistryWorkflow, workflows.RegistryInput{})
-				h, err := s.client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-					StartWorkflowOperation: start,
-					UpdateOptions: client.UpdateWorkflowOptions{
-						UpdateID: "declare-" + req.RequestID, UpdateName: workflows.UpdateDeclare, Args: []any{req},
-						WaitForStage: client.WorkflowUpdateStageCompleted,
-					},
-				})
-				var res workflows.DeclareResult
-				if err == nil {
-					err = h.Get(ctx, &res)
+				// One signal, stored at once whatever the registry is doing;
+				// then wait for the key. The request ID makes a repeat of
+				// this signal harmless.
+				if _, err := s.client.SignalWithStartWorkflow(ctx, workflows.RegistryWorkflowID, workflows.SignalDeclare, req,
+					client.StartWorkflowOptions{ID: workflows.RegistryWorkflowID, TaskQueue: s.cfg.Temporal.TaskQueue},
+					workflows.IncidentRegistryWorkflow, workflows.RegistryInput{}); err != nil {
+					return fmt.Errorf("declare: %w", err)
 				}
+				res, err := awaitDeclared(ctx, s.client, req.RequestID, declareWait)
 				if err != nil {
-					return refused(fmt.Errorf("declare: %w", err))
+					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s declared (workflow %s)\n", res.Key, res.WorkflowID)
+				out := cmd.OutOrStdout()
+				if res.Existing {
+					fmt.Fprintf(out, "%s already declared by %s with this title; nothing new was created (workflow %s)\n", res.Key, req.DeclaredBy, res.WorkflowID)
+					return nil
+				}
+				fmt.Fprintf(out, "%s declared (workflow %s)\n", res.Key, res.WorkflowID)
 				return nil
 			})
 		},
@@ -65,6 +67,42 @@ func newIncidentDeclareCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&sev, "sev", "3", "severity 1 (worst) to 4")
 	cmd.Flags().StringVar(&as, "as", "", "who declares (default $FIREBREAK_USER or $USER)")
 	return cmd
+}
+
+// declareWait bounds how long the CLI waits for the registry to start the
+// incident it declared; the registry takes declares in batches, so under
+// load this can be seconds.
+const declareWait = 30 * time.Second
+
+// awaitDeclared asks the registry which incident request got until the
+// incident has started (or the registry says why it did not).
+func awaitDeclared(ctx context.Context, c client.Client, requestID string, within time.Duration) (workflows.DeclareResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	wait := 20 * time.Millisecond
+	for {
+		var res workflows.DeclareResult
+		v, err := c.QueryWorkflow(ctx, workflows.RegistryWorkflowID, "", workflows.QueryDeclared, requestID)
+		if err == nil {
+			err = v.Get(&res)
+		}
+		switch {
+		case err == nil && res.Error != "":
+			return res, fmt.Errorf("declare: the registry did not create the incident: %s", res.Error)
+		case err == nil && res.Key != "":
+			return res, nil
+		case ctx.Err() != nil:
+			if err == nil {
+				err = ctx.Err()
+			}
+			return res, fmt.Errorf("declare %s: sent, but the registry did not confirm it within %s; `firebreak incident list` shows whether it started: %w", requestID, within, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
 }
 
 func validSeverity(s string) bool {

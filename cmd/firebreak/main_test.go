@@ -88,6 +88,7 @@ func TestClientCommandUsageErrors(t *testing.T) {
 		{[]string{"playbook", "approve", "run-1", "isolate"}, "--plan-hash is required"},
 		{[]string{"incident", "list", "--sev", "9"}, `--sev "9": use 1, 2, 3 or 4`},
 		{[]string{"incident", "declare", "x", "--sev", "0"}, `--sev "0": use 1, 2, 3 or 4`},
+		{[]string{"incident", "declare", "  "}, "an incident needs a title"},
 		{[]string{"incident", "status"}, "accepts 1 arg"},
 	} {
 		code, _, errOut := runCLI(t, map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1"}, tc.args...)

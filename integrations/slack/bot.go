@@ -12,7 +12,6 @@ import (
 	"time"
 
 	goslack "github.com/slack-go/slack"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
@@ -192,33 +191,7 @@ func (b *Bot) declare(ctx context.Context, req asker, cmd Command) reply {
 		Slack: b.incidentSlack(req, cmd),
 		Run:   run, Config: b.o.Config,
 	}
-	ctx, cancel := b.callCtx(ctx)
-	defer cancel()
-	start := b.o.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID: workflows.RegistryWorkflowID, TaskQueue: b.o.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, workflows.IncidentRegistryWorkflow, workflows.RegistryInput{})
-	h, err := b.o.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID: "declare-" + req.ID, UpdateName: workflows.UpdateDeclare,
-			Args: []any{d}, WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	var res workflows.DeclareResult
-	if err == nil {
-		err = h.Get(ctx, &res)
-	}
-	if err != nil {
-		b.o.Log.Error("declare failed", "user", req.User, "err", err)
-		return ephemeral("Could not declare the incident: %s", refusal(err))
-	}
-	b.o.Log.Info("incident declared", "key", res.Key, "user", req.User, "existing", res.Existing)
-	if d.Slack.Private {
-		// The channel it was declared in must not learn its title.
-		return ephemeral(":lock: You declared private incident *%s* (%s). Its private channel is being created; you will be invited.", res.Key, cmd.Severity)
-	}
-	return inChannel(fmt.Sprintf(":rotating_light: <@%s> declared *%s* (%s): %s. The incident channel is being created.", req.User, res.Key, cmd.Severity, esc(cmd.Title)))
+	return b.submitDeclare(ctx, req, cmd, d)
 }
 
 // suggested are the playbooks offered as Run buttons on a new incident:

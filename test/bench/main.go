@@ -6,9 +6,11 @@
 //	go run ./test/bench -runs 200 -idle 30s -starts 5
 //	go run ./test/bench -suite interpreter   # playbook interpreter overhead
 //	go run ./test/bench -suite slack         # Slack ack latency at 50 req/s
+//	go run ./test/bench -suite declare       # 50 declares/s for 60 s: acks, incidents, duplicates
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -36,9 +38,9 @@ func run() error {
 	runs := flag.Int("runs", 200, "Ping workflows to time")
 	starts := flag.Int("starts", 5, "cold and warm starts of firebreak dev to time")
 	idle := flag.Duration("idle", 30*time.Second, "idle time before reading RSS")
-	suite := flag.String("suite", "dev", "dev (startup, memory, ping latency), interpreter (playbook overhead) or slack (ack latency)")
-	rps := flag.Int("rps", 50, "slack: slash commands per second")
-	dur := flag.Duration("duration", 30*time.Second, "slack: how long to send them")
+	suite := flag.String("suite", "dev", "dev (startup, memory, ping latency), interpreter (playbook overhead), slack (ack latency) or declare (declares under load)")
+	rps := flag.Int("rps", 50, "slack, declare: slash commands per second")
+	dur := flag.Duration("duration", 0, "slack, declare: how long to send them (default 30s for slack, 60s for declare)")
 	declares := flag.Int("declares", 20, "slack: declares to time")
 	flag.Parse()
 	switch *suite {
@@ -47,7 +49,9 @@ func run() error {
 	case "interpreter":
 		return benchInterpreter(*runs)
 	case "slack":
-		return benchSlack(*rps, *dur, *declares)
+		return benchSlack(*rps, cmp.Or(*dur, 30*time.Second), *declares)
+	case "declare":
+		return benchDeclare(*rps, cmp.Or(*dur, 60*time.Second))
 	default:
 		return fmt.Errorf("unknown -suite %q", *suite)
 	}
