@@ -57,12 +57,10 @@ func (e *slackEnv) declareAt(user, title, trigger string, headers map[string]str
 	return m, nil
 }
 
-// acked says whether a declare's answer is an ack in the channel: with
-// the incident's key when the registry named it in time, without otherwise.
+// acked says whether a declare's answer is its ack in the channel.
 func acked(ack map[string]any, title string) bool {
 	text, _ := ack["text"].(string)
-	return ack["response_type"] == "in_channel" &&
-		(strings.Contains(text, "is declaring *"+title+"*") || regexp.MustCompile(`declared \*INC-\d{4}-\d{4}\* \(SEV2\): `+regexp.QuoteMeta(title)+`\.`).MatchString(text))
+	return ack["response_type"] == "in_channel" && strings.Contains(text, "is declaring *"+title+"*")
 }
 
 // grepLines keeps the lines of out that contain s.
@@ -196,11 +194,8 @@ func TestDeclareBurstExactlyOnce(t *testing.T) {
 	if err != nil || !acked(again, "burst incident 7") {
 		t.Fatalf("Slack's retry answered %v (%v)", again, err)
 	}
-	if text := again["text"].(string); strings.Contains(text, "*INC-") && !strings.Contains(text, "*"+first.Key+"*") {
-		t.Fatalf("Slack's retry names another incident than %s: %s", first.Key, text)
-	}
 	retyped, err := e.declareAt("U0P007", "Burst incident 7!", "retype-7", nil)
-	if text, _ := retyped["text"].(string); err != nil || retyped["response_type"] != "in_channel" || strings.Contains(text, "*INC-") && !strings.Contains(text, "already declared this incident: it is *"+first.Key+"*") {
+	if err != nil || !acked(retyped, "Burst incident 7!") {
 		t.Fatalf("re-typed declare: %v (%v)", retyped, err)
 	}
 	notice := e.messageWith("C0GENERAL", "you already declared this incident")

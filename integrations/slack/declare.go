@@ -26,17 +26,14 @@ func declareRetries() declareRetry {
 	return declareRetry{attempts: 8, first: 250 * time.Millisecond, max: 15 * time.Second}
 }
 
-// declareLookup is how long an ack waits for the registry to name the
-// incident. Unloaded, the registry does within tens of milliseconds;
-// under load the ack goes without the key, which the incident posts.
-const declareLookup = 150 * time.Millisecond
-
 // submitDeclare hands a declare to the incident registry with one
-// signal-with-start call, which returns as soon as the signal is stored:
-// the ack never waits behind the registry's queue. If the registry names
-// the incident within declareLookup the ack gives its key; otherwise the
-// incident posts it in the declaring channel once its channel exists,
-// and a repeat of an earlier declare is told so by the registry.
+// signal-with-start call and answers at once: the call returns as soon as
+// the signal is stored, so the ack never waits behind the registry's
+// queue. The key is not known yet: the incident posts it in the
+// declaring channel once its channel exists, and a repeat of an earlier
+// declare is told so by the registry. (Waiting for the registry to name
+// the key, even 150 ms, made acks under load slower than the goal and
+// the registry, answering the queries, ten times slower.)
 func (b *Bot) submitDeclare(ctx context.Context, req asker, cmd Command, d workflows.DeclareRequest) reply {
 	if err := d.Validate(); err != nil {
 		return ephemeral("Not declared: %s.", err.Error())
@@ -47,8 +44,7 @@ func (b *Bot) submitDeclare(ctx context.Context, req asker, cmd Command, d workf
 	cancel()
 	if err == nil {
 		b.o.Log.Info("declare queued", "user", req.User, "request_id", req.ID)
-		res, ok := b.lookupDeclared(ctx, req.ID)
-		return declaredAck(req, cmd, private, res, ok)
+		return declaredAck(req, cmd, private)
 	}
 	if !temporaryFailure(err) {
 		b.o.Log.Error("declare refused", "user", req.User, "request_id", req.ID, "err", err)
@@ -58,30 +54,18 @@ func (b *Bot) submitDeclare(ctx context.Context, req asker, cmd Command, d workf
 	b.background.Add(1)
 	go func() {
 		defer b.background.Done()
-		b.retryDeclare(req, cmd, d, declaredAck(req, cmd, private, workflows.DeclareResult{}, false), declareRetries())
+		b.retryDeclare(req, cmd, d, declaredAck(req, cmd, private), declareRetries())
 	}()
 	return ephemeral("%s, so your declare of *%s* is queued and retried for the next minute; this channel hears when it is taken. If nothing appears by then, try again: repeating the same declare within 10 minutes does not create a second incident.",
 		busyReason(err), esc(cmd.Title))
 }
 
-// declaredAck answers a declare the registry has taken: with the key if
-// the registry named it (known), else saying the key follows. A private
+// declaredAck answers a declare the registry has taken. A private
 // incident is answered to the declarer alone: the channel it was
 // declared in must not learn its title.
-func declaredAck(req asker, cmd Command, private bool, res workflows.DeclareResult, known bool) reply {
-	switch {
-	case known && res.Error != "":
-		return ephemeral("Could not declare the incident: %s", esc(res.Error))
-	case private && known && res.Existing:
-		return ephemeral(":lock: You already declared this private incident: it is *%s*. Nothing new was created.", res.Key)
-	case private && known:
-		return ephemeral(":lock: You declared private incident *%s* (%s). Its private channel is being created; you will be invited.", res.Key, cmd.Severity)
-	case private:
+func declaredAck(req asker, cmd Command, private bool) reply {
+	if private {
 		return ephemeral(":lock: You are declaring a private incident (%s). Its private channel is being created; you will be invited.", cmd.Severity)
-	case known && res.Existing:
-		return inChannel(fmt.Sprintf("<@%s>, you already declared this incident: it is *%s*. Nothing new was created.", req.User, res.Key))
-	case known:
-		return inChannel(fmt.Sprintf(":rotating_light: <@%s> declared *%s* (%s): %s. The incident channel is being created.", req.User, res.Key, cmd.Severity, esc(cmd.Title)))
 	}
 	return inChannel(fmt.Sprintf(":rotating_light: <@%s> is declaring *%s* (%s); the incident channel is being created and its key will be posted here.", req.User, esc(cmd.Title), cmd.Severity))
 }
@@ -111,26 +95,6 @@ func (b *Bot) retryDeclare(req asker, cmd Command, d workflows.DeclareRequest, a
 	r := ephemeral("Firebreak could not take your declare of *%s*: %s. It may still have gone through: if no incident channel appears in a minute, declare again (repeating the same declare within 10 minutes does not create a second incident).",
 		esc(cmd.Title), busyReason(err))
 	b.respond(req.ResponseURL, &r)
-}
-
-// lookupDeclared asks the registry, for at most declareLookup, which
-// incident request got; ok is false if it has not said yet.
-func (b *Bot) lookupDeclared(ctx context.Context, requestID string) (res workflows.DeclareResult, ok bool) {
-	ctx, cancel := context.WithTimeout(ctx, declareLookup)
-	defer cancel()
-	wait := 10 * time.Millisecond
-	for {
-		v, err := b.o.Temporal.QueryWorkflow(ctx, workflows.RegistryWorkflowID, "", workflows.QueryDeclared, requestID)
-		if err == nil && v.Get(&res) == nil && (res.Key != "" || res.Error != "") {
-			return res, true
-		}
-		select {
-		case <-ctx.Done():
-			return workflows.DeclareResult{}, false
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
 }
 
 func (b *Bot) signalDeclare(ctx context.Context, d workflows.DeclareRequest) error {

@@ -219,7 +219,7 @@ func benchDeclare(rps int, dur time.Duration) error {
 				Text         string `json:"text"`
 			}
 			_ = json.Unmarshal(raw, &ack)
-			if ack.ResponseType == goslack.ResponseTypeInChannel && (strings.Contains(ack.Text, "is declaring") || strings.Contains(ack.Text, "declared *INC-")) {
+			if ack.ResponseType == goslack.ResponseTypeInChannel && strings.Contains(ack.Text, "is declaring") {
 				o.acked = true
 			} else {
 				o.err = "not a declare ack"
