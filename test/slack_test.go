@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -187,15 +188,21 @@ func (e *slackEnv) messageWith(channel, s string) slackfake.Message {
 
 func TestSlackIncidentEndToEnd(t *testing.T) {
 	e := startSlackDev(t)
+	e.fake.AddChannel("C0GENERAL", "general", slackfake.Members(e.fake.BotUserID()))
 
 	// Declare: the workflow, the channel, the summary, the topic, the
 	// invites; Slack's first answer to the channel creation is a 429.
 	e.fake.InjectRateLimit("conversations.create", 1, time.Second)
 	out := e.command("U0DECL", "C0GENERAL", "general", `declare "Checkout is down" sev2`, "trig-declare", nil)
-	if out["response_type"] != "in_channel" || !strings.Contains(out["text"].(string), "declared *INC-") {
+	// The ack does not wait for the key; the declaring channel hears it
+	// with the link once the incident's channel exists.
+	if out["response_type"] != "in_channel" || !strings.Contains(out["text"].(string), "is declaring *Checkout is down* (SEV2)") {
 		t.Fatalf("declare reply: %v", out)
 	}
 	ch := e.incidentChannel()
+	if told := e.messageWith("C0GENERAL", "<#"+ch.ID+">"); !regexp.MustCompile(`declared \*INC-\d{4}-\d{4}\* \(SEV2\): Checkout is down`).MatchString(told.Text) {
+		t.Fatalf("declaring channel told: %q", told.Text)
+	}
 	if !strings.HasSuffix(ch.Name, "-checkout-is-down") {
 		t.Fatalf("channel %+v", ch)
 	}
