@@ -99,6 +99,7 @@ func benchDev(runs, starts int, idle time.Duration) error {
 	}
 	defer c.Close()
 	var lat []time.Duration
+	var ids []string
 	for i := range runs + 10 {
 		t0 := time.Now()
 		r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: "firebreak"}, workflows.PingWorkflow, workflows.PingInput{Message: "bench"})
@@ -111,7 +112,11 @@ func benchDev(runs, starts int, idle time.Duration) error {
 		}
 		if i >= 10 { // the first few warm up connections and caches
 			lat = append(lat, res.ActivityStartedAt.Sub(t0))
+			ids = append(ids, r.GetID())
 		}
+	}
+	if err := historyGaps(ctx, c, ids, os.Stderr); err != nil {
+		return err
 	}
 	busyRSS, err := rss(d.Cmd.Process.Pid)
 	if err != nil {
