@@ -7,6 +7,7 @@
 //	go run ./test/bench -suite interpreter   # playbook interpreter overhead
 //	go run ./test/bench -suite slack         # Slack ack latency at 50 req/s
 //	go run ./test/bench -suite declare       # 50 declares/s for 60 s: acks, incidents, duplicates
+//	go run ./test/bench -suite peer          # the same workflow on firebreak dev and on the Temporal CLI's dev server
 package main
 
 import (
@@ -38,10 +39,11 @@ func run() error {
 	runs := flag.Int("runs", 200, "Ping workflows to time")
 	starts := flag.Int("starts", 5, "cold and warm starts of firebreak dev to time")
 	idle := flag.Duration("idle", 30*time.Second, "idle time before reading RSS")
-	suite := flag.String("suite", "dev", "dev (startup, memory, ping latency), interpreter (playbook overhead), slack (ack latency) or declare (declares under load)")
+	suite := flag.String("suite", "dev", "dev (startup, memory, ping latency), interpreter (playbook overhead), slack (ack latency), declare (declares under load) or peer (against the Temporal CLI's dev server)")
 	rps := flag.Int("rps", 50, "slack, declare: slash commands per second")
 	dur := flag.Duration("duration", 0, "slack, declare: how long to send them (default 30s for slack, 60s for declare)")
 	declares := flag.Int("declares", 20, "slack: declares to time")
+	temporalBin := flag.String("temporal", "", "peer: path of the Temporal CLI (default $GOBIN/temporal or ~/go/bin/temporal)")
 	flag.Parse()
 	switch *suite {
 	case "dev":
@@ -52,6 +54,8 @@ func run() error {
 		return benchSlack(*rps, cmp.Or(*dur, 30*time.Second), *declares)
 	case "declare":
 		return benchDeclare(*rps, cmp.Or(*dur, 60*time.Second))
+	case "peer":
+		return benchPeer(*runs, *temporalBin)
 	default:
 		return fmt.Errorf("unknown -suite %q", *suite)
 	}
