@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -63,13 +64,11 @@ func (c *Config) validate(mode Mode) ErrorList {
 	if c.DataDir == "" {
 		add(c.errAt("data_dir", "FIREBREAK_DATA_DIR", "must not be empty"))
 	}
-	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
-		add(c.errAt("http.addr", "FIREBREAK_HTTP_ADDR", "want host:port, got %q", c.HTTP.Addr))
+	if !validHostPort(c.HTTP.Addr, 0) {
+		add(c.errAt("http.addr", "FIREBREAK_HTTP_ADDR", "want host:port with a port number 0-65535, got %q", c.HTTP.Addr))
 	}
-	if c.Temporal.Address != "" {
-		if _, _, err := net.SplitHostPort(c.Temporal.Address); err != nil {
-			add(c.errAt("temporal.address", "TEMPORAL_ADDRESS", "want host:port, got %q", c.Temporal.Address))
-		}
+	if c.Temporal.Address != "" && !validHostPort(c.Temporal.Address, 1) {
+		add(c.errAt("temporal.address", "TEMPORAL_ADDRESS", "want host:port with a port number 1-65535, got %q", c.Temporal.Address))
 	}
 	if c.Temporal.Namespace == "" {
 		add(c.errAt("temporal.namespace", "TEMPORAL_NAMESPACE", "must not be empty"))
@@ -78,7 +77,13 @@ func (c *Config) validate(mode Mode) ErrorList {
 		add(c.errAt("temporal.task_queue", "TEMPORAL_TASK_QUEUE", "must not be empty"))
 	}
 	if c.Temporal.DevPort < 0 || c.Temporal.DevPort > 65535 {
-		add(c.errAt("temporal.dev_port", "", "want a port number 0-65535, got %d", c.Temporal.DevPort))
+		add(c.errAt("temporal.dev_port", "FIREBREAK_TEMPORAL_PORT", "want a port number 0-65535, got %d", c.Temporal.DevPort))
+	}
+	if c.Temporal.UIPort < 0 || c.Temporal.UIPort > 65535 {
+		add(c.errAt("temporal.ui_port", "FIREBREAK_UI_PORT", "want a port number 0-65535, got %d", c.Temporal.UIPort))
+	}
+	if mode == ModeDev {
+		errs = append(errs, c.validateDevFlags()...)
 	}
 	tls := c.Temporal.TLS
 	if (tls.CertFile == "") != (tls.KeyFile == "") {
@@ -157,6 +162,41 @@ func (c *Config) validate(mode Mode) ErrorList {
 	}
 	errs = append(errs, c.validateCLI()...)
 	return errs
+}
+
+// validateDevFlags refuses dev flags that an external cluster makes
+// meaningless: with temporal.address set, dev embeds no server, so a data
+// dir, frontend port or UI port given on the command line would be
+// silently ignored.
+func (c *Config) validateDevFlags() ErrorList {
+	if c.Temporal.Address == "" {
+		return nil
+	}
+	var errs ErrorList
+	for _, f := range []struct{ key, flag string }{
+		{"data_dir", "--data-dir"},
+		{"temporal.dev_port", "--temporal-port"},
+		{"temporal.ui_port", "--ui-port"},
+	} {
+		if c.origin[f.key] == f.flag {
+			errs = append(errs, &Error{Key: f.flag, Msg: fmt.Sprintf(
+				"cannot apply: temporal.address is set to %s (by %s), so dev uses that cluster and embeds no Temporal server; unset it to run the embedded server, or drop %s",
+				c.Temporal.Address, c.source("temporal.address"), f.flag)})
+		}
+	}
+	return errs
+}
+
+// validHostPort reports whether addr is host:port with a numeric port of
+// at least minPort. Listening on a port out of range would otherwise fail
+// later, looking like a port already in use.
+func validHostPort(addr string, minPort int) bool {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= minPort && n <= 65535
 }
 
 // validateCLI checks access.cli: a known approval mode, and one parseable
