@@ -2,7 +2,6 @@ package config
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,12 +10,28 @@ import (
 	"github.com/firebreak-ir/firebreak/integrations/temporal/devdir"
 )
 
-// devDataDir makes a data dir as a running `firebreak dev` with the given
-// PID leaves it: its PID in the lock file and its frontend address.
-func devDataDir(t *testing.T, pid int, addr string) string {
+// runningDev makes a data dir as a running `firebreak dev` keeps it:
+// locked, with its frontend address published.
+func runningDev(t *testing.T, addr string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for name, body := range map[string]string{devdir.LockFile: strconv.Itoa(pid), devdir.AddressFile: addr + "\n"} {
+	l, err := devdir.Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Release() })
+	if err := l.PublishAddress(addr); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// killedDev makes a data dir as a dev killed with -9 leaves it: its PID
+// and address in their files, no lock.
+func killedDev(t *testing.T, addr string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range map[string]string{devdir.LockFile: strconv.Itoa(os.Getpid()), devdir.AddressFile: addr + "\n"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -24,18 +39,9 @@ func devDataDir(t *testing.T, pid int, addr string) string {
 	return dir
 }
 
-func deadPID(t *testing.T) int {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	return cmd.Process.Pid
-}
-
 func TestClientAddress(t *testing.T) {
-	live := devDataDir(t, os.Getpid(), "127.0.0.1:17001")
-	stale := devDataDir(t, deadPID(t), "127.0.0.1:17002")
+	live := runningDev(t, "127.0.0.1:17001")
+	stale := killedDev(t, "127.0.0.1:17002")
 	empty := t.TempDir()
 	file := writeFile(t, "temporal:\n  address: from-file:7233\n")
 	for _, tc := range []struct {
@@ -71,7 +77,10 @@ func TestClientAddress(t *testing.T) {
 }
 
 func TestGarbledAddressFileIsAConfigError(t *testing.T) {
-	dir := devDataDir(t, os.Getpid(), "nonsense")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, devdir.AddressFile), []byte("nonsense\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	_, err := Load("", env(map[string]string{"FIREBREAK_DATA_DIR": dir}), ModeClient)
 	want := filepath.Join(dir, devdir.AddressFile) + `: want the host:port firebreak dev writes, got "nonsense"`
 	if !IsConfigError(err) || !strings.Contains(err.Error(), want) {
@@ -113,13 +122,13 @@ func TestPortValidation(t *testing.T) {
 		want  string
 	}{
 		{"http port out of range", nil, []Override{{Env: "FIREBREAK_HTTP_ADDR", Flag: "--http", Value: "127.0.0.1:99999"}},
-			`--http (http.addr): want host:port with a port number 0-65535, got "127.0.0.1:99999"`},
+			`--http (http.addr): want host:port, got "127.0.0.1:99999": the port must be a number from 0 to 65535`},
 		{"http port not a number", map[string]string{"FIREBREAK_HTTP_ADDR": "127.0.0.1:web"}, nil,
-			`FIREBREAK_HTTP_ADDR (http.addr): want host:port with a port number 0-65535, got "127.0.0.1:web"`},
+			`FIREBREAK_HTTP_ADDR (http.addr): want host:port, got "127.0.0.1:web": the port must be a number from 0 to 65535`},
 		{"http without port", map[string]string{"FIREBREAK_HTTP_ADDR": "127.0.0.1"}, nil,
 			`FIREBREAK_HTTP_ADDR (http.addr): want host:port`},
 		{"temporal address port 0", map[string]string{"TEMPORAL_ADDRESS": "t:0"}, nil,
-			`TEMPORAL_ADDRESS (temporal.address): want host:port with a port number 1-65535, got "t:0"`},
+			`TEMPORAL_ADDRESS (temporal.address): want host:port, got "t:0": the port must be a number from 1 to 65535`},
 		{"ui port out of range", map[string]string{"FIREBREAK_UI_PORT": "70000"}, nil,
 			`FIREBREAK_UI_PORT (temporal.ui_port): want a port number 0-65535, got 70000`},
 		{"ui port not a number", map[string]string{"FIREBREAK_UI_PORT": "ui"}, nil,

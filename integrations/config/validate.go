@@ -64,11 +64,13 @@ func (c *Config) validate(mode Mode) ErrorList {
 	if c.DataDir == "" {
 		add(c.errAt("data_dir", "FIREBREAK_DATA_DIR", "must not be empty"))
 	}
-	if !validHostPort(c.HTTP.Addr, 0) {
-		add(c.errAt("http.addr", "FIREBREAK_HTTP_ADDR", "want host:port with a port number 0-65535, got %q", c.HTTP.Addr))
+	if msg := checkHostPort(c.HTTP.Addr, 0); msg != "" {
+		add(c.errAt("http.addr", "FIREBREAK_HTTP_ADDR", "%s", msg))
 	}
-	if c.Temporal.Address != "" && !validHostPort(c.Temporal.Address, 1) {
-		add(c.errAt("temporal.address", "TEMPORAL_ADDRESS", "want host:port with a port number 1-65535, got %q", c.Temporal.Address))
+	if c.Temporal.Address != "" {
+		if msg := checkHostPort(c.Temporal.Address, 1); msg != "" {
+			add(c.errAt("temporal.address", "TEMPORAL_ADDRESS", "%s", msg))
+		}
 	}
 	if c.Temporal.Namespace == "" {
 		add(c.errAt("temporal.namespace", "TEMPORAL_NAMESPACE", "must not be empty"))
@@ -187,16 +189,18 @@ func (c *Config) validateDevFlags() ErrorList {
 	return errs
 }
 
-// validHostPort reports whether addr is host:port with a numeric port of
-// at least minPort. Listening on a port out of range would otherwise fail
-// later, looking like a port already in use.
-func validHostPort(addr string, minPort int) bool {
+// checkHostPort says what is wrong with addr as host:port with a numeric
+// port from minPort to 65535, or "" if nothing. A port out of range would
+// otherwise fail later, looking like a port already in use.
+func checkHostPort(addr string, minPort int) string {
 	_, p, err := net.SplitHostPort(addr)
 	if err != nil {
-		return false
+		return fmt.Sprintf("want host:port, got %q", addr)
 	}
-	n, err := strconv.Atoi(p)
-	return err == nil && n >= minPort && n <= 65535
+	if n, err := strconv.Atoi(p); err != nil || n < minPort || n > 65535 {
+		return fmt.Sprintf("want host:port, got %q: the port must be a number from %d to 65535", addr, minPort)
+	}
+	return ""
 }
 
 // validateCLI checks access.cli: a known approval mode, and one parseable

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // File names inside the data directory.
@@ -55,7 +56,14 @@ func Acquire(dir string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
-	if err := tryLock(f); err != nil {
+	// A client checking whether the lock is held (see Address) holds it
+	// shared for a moment; only a lock that stays taken is another dev.
+	err = tryLock(f)
+	for try := 1; errors.Is(err, errHeld) && try < 5; try++ {
+		time.Sleep(10 * time.Millisecond)
+		err = tryLock(f)
+	}
+	if err != nil {
 		_ = f.Close()
 		if errors.Is(err, errHeld) {
 			pid, _ := readPID(path)
@@ -119,7 +127,7 @@ func (l *Lock) Release() error {
 
 // Address returns the frontend address the dev process holding dir
 // published, or ok=false when there is none: no address file, or one left
-// behind by a process that is no longer running.
+// behind by a process that no longer runs.
 func Address(dir string) (addr string, ok bool, err error) {
 	path := filepath.Join(dir, AddressFile)
 	b, err := os.ReadFile(path)
@@ -133,11 +141,37 @@ func Address(dir string) (addr string, ok bool, err error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return "", false, fmt.Errorf("%s: want the host:port firebreak dev writes, got %q", path, addr)
 	}
-	pid, err := readPID(filepath.Join(dir, LockFile))
-	if err != nil || !alive(pid) {
+	live, err := held(filepath.Join(dir, LockFile))
+	if err != nil {
+		return "", false, err
+	}
+	if !live {
 		return "", false, nil
 	}
 	return addr, true, nil
+}
+
+// held reports whether a process holds the lock file: a process killed
+// with -9 leaves its address file behind, but never its lock. (Its PID
+// would not do: a killed process stays a zombie until reaped, and PIDs
+// are reused.)
+func held(path string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("open lock file: %w", err)
+	}
+	defer f.Close()
+	err = tryLockShared(f)
+	if errors.Is(err, errHeld) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check lock %s: %w", path, err)
+	}
+	return false, unlock(f)
 }
 
 func readPID(path string) (int, error) {

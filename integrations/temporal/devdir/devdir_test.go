@@ -3,7 +3,6 @@ package devdir
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -64,24 +63,21 @@ func TestAddressIsPublishedWhileHeldAndGoneAfter(t *testing.T) {
 	}
 }
 
-// A process killed with -9 leaves its address file; the PID in the lock
-// file is then dead, and the address must not be used.
+// A process killed with -9 leaves its address file, and its PID in the
+// lock file, but not its lock: the address must not be used.
 func TestStaleAddressIsIgnoredAndRemovedByTheNextHolder(t *testing.T) {
 	dir := t.TempDir()
-	child := exec.Command(os.Args[0], "-test.run=^$")
-	if err := child.Run(); err != nil {
-		t.Fatal(err)
-	}
 	write := func(name, body string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write(LockFile, strconv.Itoa(child.Process.Pid)+"\n")
+	write(LockFile, strconv.Itoa(os.Getpid())+"\n") // a live PID, even
 	write(AddressFile, "127.0.0.1:17234\n")
 	if addr, ok, err := Address(dir); ok || err != nil {
 		t.Fatalf("stale address used: %q %v %v", addr, ok, err)
 	}
+	// And the check left the lock free.
 	l, err := Acquire(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +85,16 @@ func TestStaleAddressIsIgnoredAndRemovedByTheNextHolder(t *testing.T) {
 	defer l.Release()
 	if _, err := os.Stat(filepath.Join(dir, AddressFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("stale address file kept by the new holder: %v", err)
+	}
+}
+
+func TestAddressWithoutLockFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, AddressFile), []byte("127.0.0.1:17235\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if addr, ok, err := Address(dir); ok || err != nil {
+		t.Fatalf("address without a lock file: %q %v %v", addr, ok, err)
 	}
 }
 
@@ -112,4 +118,46 @@ func TestAcquireOnAFileIsAnError(t *testing.T) {
 	if _, err := Acquire(file); err == nil || !strings.Contains(err.Error(), "create data dir") {
 		t.Fatalf("Acquire on a file: %v", err)
 	}
+}
+
+func TestFileErrors(t *testing.T) {
+	t.Run("lock file is a directory", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, LockFile), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Acquire(dir); err == nil || !strings.Contains(err.Error(), "open lock file") {
+			t.Fatalf("Acquire: %v", err)
+		}
+	})
+	t.Run("address file is a directory", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, AddressFile, "x"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := Address(dir); err == nil || !strings.Contains(err.Error(), "read "+filepath.Join(dir, AddressFile)) {
+			t.Fatalf("Address: %v", err)
+		}
+		// A new holder cannot clear it either, and says so.
+		if _, err := Acquire(dir); err == nil || !strings.Contains(err.Error(), "remove stale address file") {
+			t.Fatalf("Acquire: %v", err)
+		}
+	})
+	t.Run("address cannot be published", func(t *testing.T) {
+		dir := t.TempDir()
+		l, err := Acquire(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release()
+		if err := os.MkdirAll(filepath.Join(dir, AddressFile, "x"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.PublishAddress("127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "write address file") {
+			t.Fatalf("PublishAddress: %v", err)
+		}
+		if err := os.RemoveAll(filepath.Join(dir, AddressFile)); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
