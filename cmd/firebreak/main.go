@@ -125,7 +125,7 @@ func (g *globals) load(mode config.Mode, flags ...config.Override) (*config.Conf
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Level)) // validated by config
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationsAsText}
 	format := cfg.Format
 	if format == "auto" {
 		format = "json"
@@ -139,6 +139,15 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// durationsAsText renders durations as "392ms" rather than JSON's default
+// of nanoseconds, which people misread and collectors gain nothing from.
+func durationsAsText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 func withTimeout(cmd *cobra.Command, d time.Duration) (context.Context, context.CancelFunc) {

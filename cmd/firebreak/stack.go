@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -23,7 +25,9 @@ import (
 	"github.com/firebreak-ir/firebreak/integrations/config"
 	fslack "github.com/firebreak-ir/firebreak/integrations/slack"
 	ftemporal "github.com/firebreak-ir/firebreak/integrations/temporal"
+	"github.com/firebreak-ir/firebreak/integrations/temporal/devdir"
 	"github.com/firebreak-ir/firebreak/integrations/temporal/devserver"
+	"github.com/firebreak-ir/firebreak/integrations/temporal/webui"
 	"github.com/firebreak-ir/firebreak/playbooks"
 	"github.com/firebreak-ir/firebreak/workflows"
 )
@@ -37,11 +41,16 @@ type stack struct {
 	reg     *prometheus.Registry
 	metrics *ftemporal.Metrics
 
+	lock     *devdir.Lock
 	dev      *devserver.Server
 	client   client.Client
 	worker   worker.Worker
 	httpLn   net.Listener
 	httpSrv  *http.Server
+	starting *startup
+	uiLn     net.Listener
+	uiSrv    *http.Server
+	uiStart  *startup
 	identity string
 
 	// Slack, when a bot token is configured.
@@ -61,40 +70,107 @@ func newStack(cfg *config.Config, log *slog.Logger) (*stack, error) {
 	return &stack{cfg: cfg, log: log, reg: reg, metrics: m, identity: fmt.Sprintf("%d@%s", os.Getpid(), host)}, nil
 }
 
-// listenHTTP binds the HTTP address first, so a taken port fails the
-// command before any other part has started.
+// phase logs the start of a part and tells early HTTP requests about it.
+func (s *stack) phase(name string, attrs ...any) {
+	s.log.Info("starting "+name, attrs...)
+	for _, st := range []*startup{s.starting, s.uiStart} {
+		if st != nil {
+			st.setPhase(name)
+		}
+	}
+}
+
+// lockDataDir takes the embedded server's data dir for this process, so
+// a second dev on it is refused (naming this PID) before it binds a port
+// or opens the database.
+func (s *stack) lockDataDir() error {
+	dir, err := filepath.Abs(s.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("data dir %s: %w", s.cfg.DataDir, err)
+	}
+	l, err := devdir.Acquire(dir)
+	if err != nil {
+		return err
+	}
+	s.lock = l
+	s.cfg.DataDir = dir
+	return nil
+}
+
+// listenHTTP binds the HTTP address and serves it at once: until the
+// stack is ready, /healthz says ok and everything else 503 "starting:
+// <phase>", so probes get an answer instead of a hung connection. A taken
+// port fails the command before any other part has started.
 func (s *stack) listenHTTP(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("http address %s is already in use or cannot be bound: %w", addr, err)
 	}
 	s.httpLn = ln
+	s.starting = newStartup()
+	s.httpSrv = newHTTPServer(s.starting)
+	go s.serve(s.httpSrv, ln, "http")
 	return nil
 }
 
-func (s *stack) startDevServer() error {
-	if s.cfg.Temporal.Address != "" {
-		s.log.Info("using external temporal", "address", s.cfg.Temporal.Address)
-		return nil
-	}
-	dataDir, err := filepath.Abs(s.cfg.DataDir)
+// listenUI binds the Web UI's port early for the same reasons as HTTP.
+func (s *stack) listenUI() error {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.Temporal.UIPort))
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("data dir %s: %w", s.cfg.DataDir, err)
+		return fmt.Errorf("web ui address %s is already in use or cannot be bound (set --ui-port, or --headless for no UI): %w", addr, err)
 	}
-	start := time.Now()
+	s.uiLn = ln
+	s.uiStart = newStartup()
+	s.uiSrv = newHTTPServer(s.uiStart)
+	go s.serve(s.uiSrv, ln, "web ui")
+	return nil
+}
+
+func (s *stack) serve(srv *http.Server, ln net.Listener, name string) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.log.Error(name+" server stopped", "err", err)
+	}
+}
+
+func (s *stack) startDevServer() error {
 	srv, err := devserver.Start(devserver.Options{
-		DataDir:          dataDir,
+		DataDir:          s.cfg.DataDir,
 		Port:             s.cfg.Temporal.DevPort,
 		Namespace:        s.cfg.Temporal.Namespace,
 		SearchAttributes: workflows.SearchAttributes(),
 		Logger:           s.log,
+		Progress: func(step string) {
+			switch step {
+			case devserver.StepDatabase:
+				s.phase(step, "file", filepath.Join(s.cfg.DataDir, devserver.DBFileName))
+			case devserver.StepNamespace:
+				s.phase(step, "namespace", s.cfg.Temporal.Namespace)
+			default:
+				s.phase(step, "data_dir", s.cfg.DataDir)
+			}
+		},
 	})
 	if err != nil {
 		return err
 	}
 	s.dev = srv
 	s.cfg.Temporal.Address = srv.HostPort()
-	s.log.Info("embedded temporal started", "address", srv.HostPort(), "data_dir", dataDir, "took", time.Since(start).Round(time.Millisecond))
+	s.cfg.Temporal.AddressFrom = "embedded"
+	// Clients on this machine read the address from here (see
+	// config.resolveAddress), so `ping` works after `dev --temporal-port`.
+	return s.lock.PublishAddress(srv.HostPort())
+}
+
+// startUI puts the Web UI behind its listener, now that the frontend it
+// proxies to is up.
+func (s *stack) startUI() error {
+	s.phase("web ui", "addr", s.uiLn.Addr().String())
+	h, err := webui.Handler(webui.Options{TemporalAddress: s.cfg.Temporal.Address, Namespace: s.cfg.Temporal.Namespace})
+	if err != nil {
+		return err
+	}
+	s.uiStart.ready(h)
 	return nil
 }
 
@@ -108,6 +184,9 @@ func (s *stack) dial(ctx context.Context) error {
 	defer cancel()
 	c, err := ftemporal.Dial(ctx, opts)
 	if err != nil {
+		if from := s.cfg.Temporal.AddressFrom; from != "" && from != "embedded" {
+			return fmt.Errorf("%w (address from %s)", err, from)
+		}
 		return err
 	}
 	s.client = c
@@ -156,7 +235,6 @@ func (s *stack) startWorker() error {
 		return fmt.Errorf("start worker on task queue %s: %w", s.cfg.Temporal.TaskQueue, err)
 	}
 	s.worker = w
-	s.log.Info("worker polling", "task_queue", s.cfg.Temporal.TaskQueue, "namespace", s.cfg.Temporal.Namespace)
 	return nil
 }
 
@@ -185,24 +263,52 @@ func (s *stack) startBot(ctx context.Context, lib func() ([]*playbooks.Playbook,
 	return nil
 }
 
-func (s *stack) serveHTTP() {
+// serveHTTP hands the listener, served since listenHTTP, to the real
+// routes.
+func (s *stack) serveHTTP() { s.starting.ready(s.routes()) }
+
+func newHTTPServer(h http.Handler) *http.Server {
 	// Slack sends small bodies (1 MiB at most) and wants an answer within
 	// 3 seconds, and probes and metrics are quick: a client that trickles
 	// its request, or never reads the answer, is cut off rather than
 	// holding a connection and a goroutine.
-	s.httpSrv = &http.Server{
-		Handler:           s.routes(),
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	go func() {
-		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("http server stopped", "err", err)
-		}
-	}()
-	s.log.Info("http listening", "addr", s.httpLn.Addr().String())
+}
+
+// startup is the HTTP handler while the stack starts: /healthz answers
+// ok (the process is up), anything else 503 with the phase in progress;
+// once ready, every request goes to the real handler.
+type startup struct {
+	phase atomic.Value // string
+	next  atomic.Pointer[http.Handler]
+}
+
+func newStartup() *startup {
+	st := &startup{}
+	st.phase.Store("binding")
+	return st
+}
+
+func (st *startup) setPhase(name string) { st.phase.Store(name) }
+func (st *startup) ready(h http.Handler) { st.next.Store(&h) }
+
+func (st *startup) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if next := st.next.Load(); next != nil {
+		(*next).ServeHTTP(w, r)
+		return
+	}
+	if r.URL.Path == "/healthz" {
+		fmt.Fprintln(w, "ok")
+		return
+	}
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, "starting: "+st.phase.Load().(string), http.StatusServiceUnavailable)
 }
 
 // stop shuts down whatever started, in reverse order, and reports the
@@ -210,12 +316,12 @@ func (s *stack) serveHTTP() {
 func (s *stack) stop() error {
 	var errs []error
 	running := s.httpSrv != nil || s.worker != nil || s.dev != nil
-	if s.httpSrv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
-		errs = append(errs, s.httpSrv.Shutdown(ctx))
-		cancel()
-	} else if s.httpLn != nil {
-		errs = append(errs, s.httpLn.Close())
+	for _, srv := range []*http.Server{s.httpSrv, s.uiSrv} {
+		if srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
+			errs = append(errs, srv.Shutdown(ctx))
+			cancel()
+		}
 	}
 	if s.bot != nil {
 		s.bot.Wait()
@@ -228,6 +334,9 @@ func (s *stack) stop() error {
 	}
 	if s.dev != nil {
 		errs = append(errs, s.dev.Stop())
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Release())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	errs = append(errs, s.metrics.Close(ctx))
@@ -269,16 +378,36 @@ func runStack(ctx context.Context, cfg *config.Config, log *slog.Logger, p parts
 			_ = s.stop()
 		}
 	}()
+	started := time.Now()
+	embed := p.devServer && cfg.Temporal.Address == ""
+	if embed {
+		if err := s.lockDataDir(); err != nil {
+			return err
+		}
+	} else if p.devServer {
+		log.Info("using an external temporal cluster, embedding none", "address", cfg.Temporal.Address, "from", cfg.Temporal.AddressFrom)
+	}
 	if p.http {
 		if err := s.listenHTTP(cfg.HTTP.Addr); err != nil {
 			return err
 		}
 	}
-	if p.devServer {
+	if embed && !cfg.Temporal.Headless {
+		if err := s.listenUI(); err != nil {
+			return err
+		}
+	}
+	if embed {
 		if err := s.startDevServer(); err != nil {
 			return err
 		}
 	}
+	if s.uiLn != nil {
+		if err := s.startUI(); err != nil {
+			return err
+		}
+	}
+	s.phase("temporal client", "address", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace)
 	if err := s.dial(ctx); err != nil {
 		return err
 	}
@@ -289,13 +418,27 @@ func runStack(ctx context.Context, cfg *config.Config, log *slog.Logger, p parts
 		}
 	}
 	if p.worker {
+		s.phase("worker", "task_queue", cfg.Temporal.TaskQueue)
 		if err := s.startWorker(); err != nil {
 			return err
 		}
 	}
 	if p.http {
+		s.phase("http", "addr", s.httpLn.Addr().String())
 		s.serveHTTP()
 	}
-	log.Info("firebreak ready")
+	log.Info("firebreak ready", s.readyAttrs(time.Since(started))...)
 	return s.wait(ctx)
+}
+
+// readyAttrs are the addresses a person needs once the stack is up.
+func (s *stack) readyAttrs(took time.Duration) []any {
+	attrs := []any{"temporal", s.cfg.Temporal.Address, "namespace", s.cfg.Temporal.Namespace}
+	if s.httpLn != nil {
+		attrs = append(attrs, "http", "http://"+s.httpLn.Addr().String())
+	}
+	if s.uiLn != nil {
+		attrs = append(attrs, "ui", "http://"+s.uiLn.Addr().String())
+	}
+	return append(attrs, "took", took.Round(time.Millisecond))
 }

@@ -58,8 +58,16 @@ type Temporal struct {
 	TaskQueue string      `yaml:"task_queue"`
 	TLS       TemporalTLS `yaml:"tls"`
 	APIKey    Secret      `yaml:"api_key"`
-	// DevPort is the embedded server's frontend port.
+	// DevPort is the embedded server's frontend port (0: any free port).
 	DevPort int `yaml:"dev_port"`
+	// UIPort is where `firebreak dev` serves Temporal's Web UI (0: any
+	// free port); Headless turns the UI off.
+	UIPort   int  `yaml:"ui_port"`
+	Headless bool `yaml:"headless"`
+
+	// AddressFrom says where Address came from (a variable, a flag, a file
+	// position, or the dev data dir's address file), for logs and errors.
+	AddressFrom string `yaml:"-"`
 }
 
 // TemporalTLS enables TLS or mTLS to the cluster (Temporal Cloud uses mTLS or an API key).
@@ -215,7 +223,7 @@ func Defaults() Config {
 		DataDir:  ".firebreak",
 		HTTP:     HTTP{Addr: "127.0.0.1:8080", ShutdownTimeout: 5 * time.Second},
 		Log:      Log{Level: "info", Format: "auto"},
-		Temporal: Temporal{Namespace: "default", TaskQueue: "firebreak", DevPort: 7233},
+		Temporal: Temporal{Namespace: "default", TaskQueue: "firebreak", DevPort: 7233, UIPort: 8233},
 		Access:   Access{CLI: CLI{Approvals: CLIApprovalsOne}},
 		Slack:    Slack{APIURL: "https://slack.com/api/"},
 		GitHub:   GitHub{APIURL: "https://api.github.com/"},
@@ -255,6 +263,9 @@ func Load(path string, getenv func(string) string, mode Mode, flags ...Override)
 		if !bad[e.Key] {
 			errs = append(errs, e)
 		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, cfg.resolveAddress(mode)...)
 	}
 	sortErrors(errs)
 	if len(errs) > 0 {
@@ -311,6 +322,16 @@ func envVars() []envVar {
 	str := func(dst func(*Config) *string) func(*Config, string) error {
 		return func(c *Config, v string) error { *dst(c) = v; return nil }
 	}
+	port := func(dst func(*Config) *int) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			p, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("want a port number, got %q", v)
+			}
+			*dst(c) = p
+			return nil
+		}
+	}
 	sec := func(dst func(*Config) *Secret) func(*Config, string) error {
 		return func(c *Config, v string) error { *dst(c) = Secret(v); return nil }
 	}
@@ -321,12 +342,14 @@ func envVars() []envVar {
 		{"FIREBREAK_LOG_FORMAT", "log.format", str(func(c *Config) *string { return &c.Log.Format })},
 		{"TEMPORAL_ADDRESS", "temporal.address", str(func(c *Config) *string { return &c.Temporal.Address })},
 		{"TEMPORAL_NAMESPACE", "temporal.namespace", str(func(c *Config) *string { return &c.Temporal.Namespace })},
-		{"FIREBREAK_TEMPORAL_PORT", "temporal.dev_port", func(c *Config, v string) error {
-			p, err := strconv.Atoi(v)
+		{"FIREBREAK_TEMPORAL_PORT", "temporal.dev_port", port(func(c *Config) *int { return &c.Temporal.DevPort })},
+		{"FIREBREAK_UI_PORT", "temporal.ui_port", port(func(c *Config) *int { return &c.Temporal.UIPort })},
+		{"FIREBREAK_HEADLESS", "temporal.headless", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return fmt.Errorf("want a port number, got %q", v)
+				return fmt.Errorf("want true or false, got %q", v)
 			}
-			c.Temporal.DevPort = p
+			c.Temporal.Headless = b
 			return nil
 		}},
 		{"TEMPORAL_TASK_QUEUE", "temporal.task_queue", str(func(c *Config) *string { return &c.Temporal.TaskQueue })},

@@ -33,6 +33,9 @@ func TestLoadFullFile(t *testing.T) {
 	if cfg.Temporal.Namespace != "incidents" || !cfg.Temporal.TLS.Enabled || cfg.HTTP.ShutdownTimeout != 10*time.Second {
 		t.Errorf("temporal/http not decoded: %+v %+v", cfg.Temporal, cfg.HTTP)
 	}
+	if cfg.Temporal.DevPort != 7300 || cfg.Temporal.UIPort != 8300 || !cfg.Temporal.Headless {
+		t.Errorf("dev server keys not decoded: %+v", cfg.Temporal)
+	}
 	if got := cfg.AWS.Accounts["prod"].QuarantineSG; got != "sg-0123456789abcdef0" {
 		t.Errorf("aws account: got %q", got)
 	}

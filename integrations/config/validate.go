@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -63,12 +64,12 @@ func (c *Config) validate(mode Mode) ErrorList {
 	if c.DataDir == "" {
 		add(c.errAt("data_dir", "FIREBREAK_DATA_DIR", "must not be empty"))
 	}
-	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
-		add(c.errAt("http.addr", "FIREBREAK_HTTP_ADDR", "want host:port, got %q", c.HTTP.Addr))
+	if msg := checkHostPort(c.HTTP.Addr, 0); msg != "" {
+		add(c.errAt("http.addr", "FIREBREAK_HTTP_ADDR", "%s", msg))
 	}
 	if c.Temporal.Address != "" {
-		if _, _, err := net.SplitHostPort(c.Temporal.Address); err != nil {
-			add(c.errAt("temporal.address", "TEMPORAL_ADDRESS", "want host:port, got %q", c.Temporal.Address))
+		if msg := checkHostPort(c.Temporal.Address, 1); msg != "" {
+			add(c.errAt("temporal.address", "TEMPORAL_ADDRESS", "%s", msg))
 		}
 	}
 	if c.Temporal.Namespace == "" {
@@ -78,7 +79,13 @@ func (c *Config) validate(mode Mode) ErrorList {
 		add(c.errAt("temporal.task_queue", "TEMPORAL_TASK_QUEUE", "must not be empty"))
 	}
 	if c.Temporal.DevPort < 0 || c.Temporal.DevPort > 65535 {
-		add(c.errAt("temporal.dev_port", "", "want a port number 0-65535, got %d", c.Temporal.DevPort))
+		add(c.errAt("temporal.dev_port", "FIREBREAK_TEMPORAL_PORT", "want a port number 0-65535, got %d", c.Temporal.DevPort))
+	}
+	if c.Temporal.UIPort < 0 || c.Temporal.UIPort > 65535 {
+		add(c.errAt("temporal.ui_port", "FIREBREAK_UI_PORT", "want a port number 0-65535, got %d", c.Temporal.UIPort))
+	}
+	if mode == ModeDev {
+		errs = append(errs, c.validateDevFlags()...)
 	}
 	tls := c.Temporal.TLS
 	if (tls.CertFile == "") != (tls.KeyFile == "") {
@@ -157,6 +164,43 @@ func (c *Config) validate(mode Mode) ErrorList {
 	}
 	errs = append(errs, c.validateCLI()...)
 	return errs
+}
+
+// validateDevFlags refuses dev flags that an external cluster makes
+// meaningless: with temporal.address set, dev embeds no server, so a data
+// dir, frontend port or UI port given on the command line would be
+// silently ignored.
+func (c *Config) validateDevFlags() ErrorList {
+	if c.Temporal.Address == "" {
+		return nil
+	}
+	var errs ErrorList
+	for _, f := range []struct{ key, flag string }{
+		{"data_dir", "--data-dir"},
+		{"temporal.dev_port", "--temporal-port"},
+		{"temporal.ui_port", "--ui-port"},
+	} {
+		if c.origin[f.key] == f.flag {
+			errs = append(errs, &Error{Key: f.flag, Msg: fmt.Sprintf(
+				"cannot apply: temporal.address is set to %s (by %s), so dev uses that cluster and embeds no Temporal server; unset it to run the embedded server, or drop %s",
+				c.Temporal.Address, c.source("temporal.address"), f.flag)})
+		}
+	}
+	return errs
+}
+
+// checkHostPort says what is wrong with addr as host:port with a numeric
+// port from minPort to 65535, or "" if nothing. A port out of range would
+// otherwise fail later, looking like a port already in use.
+func checkHostPort(addr string, minPort int) string {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("want host:port, got %q", addr)
+	}
+	if n, err := strconv.Atoi(p); err != nil || n < minPort || n > 65535 {
+		return fmt.Sprintf("want host:port, got %q: the port must be a number from %d to 65535", addr, minPort)
+	}
+	return ""
 }
 
 // validateCLI checks access.cli: a known approval mode, and one parseable

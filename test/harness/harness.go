@@ -151,9 +151,12 @@ type Dev struct {
 	DataDir      string
 	HTTPAddr     string
 	TemporalAddr string
+	// UIAddr is the Temporal Web UI's host:port, "" when headless.
+	UIAddr string
 }
 
-// StartDev runs `firebreak dev` on fresh ports using dataDir.
+// StartDev runs `firebreak dev` on fresh ports using dataDir, without
+// the Web UI.
 func StartDev(bin, dataDir string, env ...string) (*Dev, error) {
 	httpPort, err := FreePort()
 	if err != nil {
@@ -166,15 +169,40 @@ func StartDev(bin, dataDir string, env ...string) (*Dev, error) {
 	return StartDevOn(bin, dataDir, httpPort, tPort, env...)
 }
 
-// StartDevOn runs `firebreak dev` on the given ports.
+// StartDevOn runs `firebreak dev` on the given ports, without the Web UI
+// (tests run many at once, and the UI's default port is one).
 func StartDevOn(bin, dataDir string, httpPort, temporalPort int, env ...string) (*Dev, error) {
+	return startDev(bin, dataDir, httpPort, temporalPort, -1, env)
+}
+
+// StartDevWithUI runs `firebreak dev` on fresh ports, the Web UI's too.
+func StartDevWithUI(bin, dataDir string, env ...string) (*Dev, error) {
+	var ports [3]int
+	for i := range ports {
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+	}
+	return startDev(bin, dataDir, ports[0], ports[1], ports[2], env)
+}
+
+// startDev runs `firebreak dev`; uiPort < 0 means headless.
+func startDev(bin, dataDir string, httpPort, temporalPort, uiPort int, env []string) (*Dev, error) {
 	d := &Dev{
 		DataDir:      dataDir,
 		HTTPAddr:     "127.0.0.1:" + strconv.Itoa(httpPort),
 		TemporalAddr: "127.0.0.1:" + strconv.Itoa(temporalPort),
 	}
-	p, err := Start(bin, append([]string{"FIREBREAK_LOG_FORMAT=json"}, env...),
-		"dev", "--data-dir", dataDir, "--http", d.HTTPAddr, "--temporal-port", strconv.Itoa(temporalPort))
+	args := []string{"dev", "--data-dir", dataDir, "--http", d.HTTPAddr, "--temporal-port", strconv.Itoa(temporalPort)}
+	if uiPort < 0 {
+		args = append(args, "--headless")
+	} else {
+		d.UIAddr = "127.0.0.1:" + strconv.Itoa(uiPort)
+		args = append(args, "--ui-port", strconv.Itoa(uiPort))
+	}
+	p, err := Start(bin, append([]string{"FIREBREAK_LOG_FORMAT=json"}, env...), args...)
 	if err != nil {
 		return nil, err
 	}

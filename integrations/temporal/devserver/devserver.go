@@ -37,7 +37,7 @@ const QueueReadsPerSecond = 1000
 type Options struct {
 	// DataDir holds the SQLite database; created if missing.
 	DataDir string
-	// Host and Port of the frontend gRPC listener.
+	// Host and Port of the frontend gRPC listener; Port 0 picks a free one.
 	Host string
 	Port int
 	// Namespace is registered on first start.
@@ -49,7 +49,18 @@ type Options struct {
 	SearchAttributes map[string]enumspb.IndexedValueType
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
+	// Progress, when set, hears each step as it begins: StepDatabase (first
+	// start only), StepNamespace, StepServices. A cold start on a slow disk
+	// takes a while, and people want to see which step it is in.
+	Progress func(step string)
 }
+
+// Steps of Start, reported to Options.Progress.
+const (
+	StepDatabase  = "temporal database"
+	StepNamespace = "temporal namespace"
+	StepServices  = "temporal server"
+)
 
 // Server is a running embedded Temporal server.
 type Server struct {
@@ -77,6 +88,17 @@ func Start(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
+	if opts.Port == 0 {
+		p, err := freePorts(1)
+		if err != nil {
+			return nil, err
+		}
+		opts.Port = p[0]
+	}
 	frontend := net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port))
 	if err := CheckPortFree(frontend); err != nil {
 		return nil, fmt.Errorf("temporal frontend %s: %w", frontend, err)
@@ -98,12 +120,14 @@ func Start(opts Options) (*Server, error) {
 		},
 	}
 	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+		progress(StepDatabase)
 		if err := sqlite.SetupSchema(sqlCfg); err != nil {
 			return nil, fmt.Errorf("create temporal schema in %s: %w", dbPath, err)
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("stat %s: %w", dbPath, err)
 	}
+	progress(StepNamespace)
 	ns, err := sqlite.NewNamespaceConfig("active", opts.Namespace, false, opts.SearchAttributes)
 	if err != nil {
 		return nil, fmt.Errorf("namespace %s: %w", opts.Namespace, err)
@@ -197,6 +221,7 @@ func Start(opts Options) (*Server, error) {
 	} {
 		dyn[key] = []dynamicconfig.ConstrainedValue{{Value: QueueReadsPerSecond}}
 	}
+	progress(StepServices)
 	logger := newLogger(opts.Logger)
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(cfg),

@@ -17,23 +17,23 @@ import (
 	ftemporal "github.com/firebreak-ir/firebreak/integrations/temporal"
 )
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ports, err := freePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ports[0]
-}
-
 func noop(workflow.Context) error { return nil }
 
 // TestReadinessFollowsPollers checks /readyz's definition against a real
-// server: not ready without a worker, ready once one polls.
+// server: not ready without a worker, ready once one polls. The server
+// picks its own port and reports its start-up steps.
 func TestReadinessFollowsPollers(t *testing.T) {
-	srv, err := Start(Options{DataDir: t.TempDir(), Port: freePort(t), Logger: slog.New(slog.DiscardHandler)})
+	var steps []string
+	srv, err := Start(Options{DataDir: t.TempDir(), Port: 0, Logger: slog.New(slog.DiscardHandler),
+		Progress: func(step string) { steps = append(steps, step) }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := []string{StepDatabase, StepNamespace, StepServices}; strings.Join(steps, ",") != strings.Join(want, ",") {
+		t.Errorf("steps %q, want %q", steps, want)
+	}
+	if strings.HasSuffix(srv.HostPort(), ":0") {
+		t.Errorf("HostPort %s: want the port it picked", srv.HostPort())
 	}
 	defer func() {
 		if err := srv.Stop(); err != nil {
