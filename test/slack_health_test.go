@@ -82,18 +82,21 @@ func TestSlackReadyzReportsSlack(t *testing.T) {
 		t.Helper()
 		var got int
 		var body string
-		waitFor(t, func() bool {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
 			got, body = readyz(t, d)
-			if got != code {
-				return false
-			}
+			ok := got == code
 			for _, w := range want {
-				if !strings.Contains(body, w) {
-					return false
-				}
+				ok = ok && strings.Contains(body, w)
 			}
-			return true
-		})
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz: %d %q, want %d with %q", got, body, code, want)
+			}
+			<-time.After(50 * time.Millisecond)
+		}
 	}
 
 	waitReadyz(http.StatusServiceUnavailable, "slack: auth.test: service_unavailable")
