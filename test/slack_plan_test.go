@@ -27,7 +27,7 @@ func TestSlackLongPlanIsUploaded(t *testing.T) {
 	e := startSlackDevWith(t, "access:\n  responders: [U0DECL]\n", "FIREBREAK_PLAYBOOKS="+lib)
 	e.fake.AddChannel("C0GENERAL", "general", slackfake.Members(e.fake.BotUserID()))
 	e.command("U0DECL", "C0GENERAL", "general", `declare "Shards are slow" sev3`, "trig-long-declare", nil)
-	ch := e.incidentChannel()
+	ch := e.boundChannel("Shards are slow")
 	out := e.command("U0DECL", ch.ID, ch.Name, "run long-check", "trig-long-run", nil)
 	if !strings.Contains(out["text"].(string), "started `long-check`") {
 		t.Fatalf("run reply: %v", out)
