@@ -107,9 +107,11 @@ func (b *Bot) connectionEvent(evt socketmode.Event) (stop bool, err error) {
 		// apps.connections.open answered 404: slack-go gives up next.
 		return true, &TokenError{Env: AppTokenEnv, Code: "invalid_auth"}
 	case socketmode.EventTypeIncomingError:
+		// A read error: the connection broke (slack-go reconnects) or a
+		// message was malformed (it carries on); either way, say why.
 		if ie, ok := evt.Data.(*goslack.IncomingEventError); ok {
 			h.socketLost(ie.ErrorObj.Error())
-			b.o.Log.Warn("slack socket mode connection broke; reconnecting", "err", ie.ErrorObj)
+			b.o.Log.Warn("slack socket mode read failed", "err", ie.ErrorObj)
 		}
 	case socketmode.EventTypeDisconnect:
 		b.o.Log.Info("slack asked socket mode to reconnect")

@@ -10,7 +10,9 @@
 // where a test could trip over them: the bot sees a private channel only if
 // it is a member, and it cannot post to a public channel it has not joined
 // unless the server was built WithChatWritePublic (a bot with the
-// chat:write.public scope).
+// chat:write.public scope). Tokens fail as Slack's do: an unknown one with
+// invalid_auth, a revoked one (RevokeToken) with token_revoked; InjectError
+// fails any method, auth.test and apps.connections.open included.
 package slackfake
 
 import (
