@@ -45,8 +45,7 @@ type fuzzGate struct {
 // approval request of its isolate step.
 func startFuzzGate(tb testing.TB) *fuzzGate {
 	tb.Helper()
-	fake := slackfake.New(slackfake.WithBotTokens(botToken))
-	tb.Cleanup(fake.Close)
+	fake := newSlackFake(tb, slackfake.WithBotTokens(botToken))
 	for _, u := range []string{"U0DECL", "U0IC1", "U0IC2", "U0STRANGER"} {
 		fake.AddUser(u, strings.ToLower(u))
 	}

@@ -16,6 +16,11 @@ import (
 // bin is the firebreak binary built once for the whole package.
 var bin string
 
+// slackCalls adds up every test's fake Slack calls for the manifest check
+// after the run. It is package state because the check spans all tests
+// and only TestMain sees them all.
+var slackCalls = &callLog{}
+
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
 		dir, err := os.MkdirTemp("", "firebreak-e2e")
@@ -31,6 +36,11 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		return m.Run()
+		code := m.Run()
+		if err := checkManifestScopes(slackCalls); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL:", err)
+			code = 1
+		}
+		return code
 	}())
 }

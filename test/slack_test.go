@@ -48,10 +48,11 @@ func startSlackDev(t *testing.T) *slackEnv {
 `)
 }
 
-func startSlackDevWith(t *testing.T, config string) *slackEnv {
+// startSlackDevWith starts firebreak dev with config as firebreak.yaml;
+// env entries come last, so they override the defaults here.
+func startSlackDevWith(t *testing.T, config string, env ...string) *slackEnv {
 	t.Helper()
-	fake := slackfake.New(slackfake.WithBotTokens(botToken))
-	t.Cleanup(fake.Close)
+	fake := newSlackFake(t, slackfake.WithBotTokens(botToken))
 	for _, u := range []string{"U0DECL", "U0IC1", "U0IC2", "U0STRANGER", "U0SRE"} {
 		fake.AddUser(u, strings.ToLower(u))
 	}
@@ -61,10 +62,10 @@ func startSlackDevWith(t *testing.T, config string) *slackEnv {
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := startDev(t, filepath.Join(dir, "data"),
-		"FIREBREAK_CONFIG="+cfg, "FIREBREAK_PLAYBOOKS=testdata/playbooks",
-		"SLACK_BOT_TOKEN="+botToken, "SLACK_SIGNING_SECRET="+signingSecret,
-		"SLACK_APP_TOKEN="+slackfake.DefaultAppToken, "SLACK_API_URL="+fake.URL())
+	d := startDev(t, filepath.Join(dir, "data"), append([]string{
+		"FIREBREAK_CONFIG=" + cfg, "FIREBREAK_PLAYBOOKS=testdata/playbooks",
+		"SLACK_BOT_TOKEN=" + botToken, "SLACK_SIGNING_SECRET=" + signingSecret,
+		"SLACK_APP_TOKEN=" + slackfake.DefaultAppToken, "SLACK_API_URL=" + fake.URL()}, env...)...)
 	return &slackEnv{t: t, d: d, fake: fake, dev: "http://" + d.HTTPAddr, now: time.Now}
 }
 
@@ -545,8 +546,7 @@ func TestSlackRefusals(t *testing.T) {
 // TestSlackAnswersWhenTemporalIsDown: with Temporal gone, a command still
 // gets an answer (Slack shows nothing otherwise), saying to try again.
 func TestSlackAnswersWhenTemporalIsDown(t *testing.T) {
-	fake := slackfake.New(slackfake.WithBotTokens(botToken))
-	t.Cleanup(fake.Close)
+	fake := newSlackFake(t, slackfake.WithBotTokens(botToken))
 	d := startDev(t, t.TempDir())
 	port, err := harness.FreePort()
 	if err != nil {

@@ -54,9 +54,10 @@ type stack struct {
 	identity string
 
 	// Slack, when a bot token is configured.
-	slackAPI *goslack.Client
-	groups   *fslack.Groups
-	bot      *fslack.Bot
+	slackAPI    *goslack.Client
+	groups      *fslack.Groups
+	bot         *fslack.Bot
+	slackHealth *fslack.Health // what /readyz reports about Slack
 }
 
 func newStack(cfg *config.Config, log *slog.Logger) (*stack, error) {
@@ -193,10 +194,14 @@ func (s *stack) dial(ctx context.Context) error {
 	return nil
 }
 
-// connectSlack builds the Web API client when a bot token is set.
-func (s *stack) connectSlack() {
+// connectSlack builds the Web API client when a bot token is set and asks
+// Slack whether it accepts the token. A token Slack rejects stops the
+// command like bad configuration (exit 2); an unreachable Slack does not:
+// the process runs, /readyz says why Slack is not ready, and auth.test is
+// retried in the background.
+func (s *stack) connectSlack(ctx context.Context) error {
 	if !s.cfg.Slack.BotToken.IsSet() {
-		return
+		return nil
 	}
 	// Honour HTTP 429 Retry-After inside the client; activities that still
 	// hit a limit retry later through Temporal with Slack's delay.
@@ -206,6 +211,11 @@ func (s *stack) connectSlack() {
 	}
 	s.slackAPI = goslack.New(s.cfg.Slack.BotToken.Reveal(), opts...)
 	s.groups = &fslack.Groups{API: s.slackAPI, Static: s.cfg.Access.Groups}
+	s.slackHealth = fslack.NewHealth()
+	if err := s.slackHealth.Authenticate(ctx, s.slackAPI, s.log.With("component", "slack")); err != nil {
+		return usageError{err}
+	}
+	return nil
 }
 
 func (s *stack) startWorker() error {
@@ -247,18 +257,36 @@ func (s *stack) startBot(ctx context.Context, lib func() ([]*playbooks.Playbook,
 	bot, err := fslack.NewBot(fslack.Options{
 		API: s.slackAPI, Temporal: s.client, Namespace: s.cfg.Temporal.Namespace, TaskQueue: s.cfg.Temporal.TaskQueue,
 		Access: s.cfg.Access, Channels: s.cfg.Channels, Groups: s.groups, Playbooks: lib,
-		Config: s.cfg.PlaybookView(), Log: s.log.With("component", "slack"),
+		Config: s.cfg.PlaybookView(), Log: s.log.With("component", "slack"), Health: s.slackHealth,
 	})
 	if err != nil {
 		return err
 	}
 	s.bot = bot
-	if s.cfg.Slack.AppToken.IsSet() {
-		go func() {
-			if err := bot.RunSocketMode(ctx, s.slackAPI); err != nil {
-				s.log.Error("slack socket mode stopped", "err", err)
-			}
-		}()
+	if !s.cfg.Slack.AppToken.IsSet() {
+		return nil
+	}
+	// Only the bot connects: a worker with the same environment has no
+	// socket for /readyz to wait on.
+	s.slackHealth.ExpectSocketMode()
+	go func() {
+		if err := bot.RunSocketMode(ctx, s.slackAPI); err != nil {
+			s.log.Error("slack socket mode stopped", "err", err)
+		}
+	}()
+	// Wait for the first connection attempt, so an app-level token Slack
+	// rejects stops the start like a rejected bot token; a slow or
+	// unreachable Slack does not hold it (/readyz says "connecting").
+	select {
+	case <-s.slackHealth.SocketSettled():
+	case <-time.After(10 * time.Second):
+	case <-ctx.Done():
+	}
+	if err := s.slackHealth.SocketErr(); err != nil {
+		var te *fslack.TokenError
+		if errors.As(err, &te) {
+			return usageError{err}
+		}
 	}
 	return nil
 }
@@ -411,7 +439,9 @@ func runStack(ctx context.Context, cfg *config.Config, log *slog.Logger, p parts
 	if err := s.dial(ctx); err != nil {
 		return err
 	}
-	s.connectSlack()
+	if err := s.connectSlack(ctx); err != nil {
+		return err
+	}
 	if p.http && p.playbooks != nil {
 		if err := s.startBot(ctx, p.playbooks); err != nil {
 			return err

@@ -35,6 +35,9 @@ type Options struct {
 	// Config is what playbooks see as `config`.
 	Config map[string]any
 	Log    *slog.Logger
+	// Health receives the Socket Mode connection state; NewBot makes one
+	// when nil.
+	Health *Health
 	// CallTimeout bounds the one Temporal call a request makes, so Slack
 	// always gets its answer within its 3 seconds.
 	CallTimeout time.Duration
@@ -58,6 +61,9 @@ func NewBot(o Options) (*Bot, error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Health == nil {
+		o.Health = NewHealth()
 	}
 	if o.CallTimeout == 0 {
 		o.CallTimeout = 2 * time.Second

@@ -10,7 +10,9 @@
 // where a test could trip over them: the bot sees a private channel only if
 // it is a member, and it cannot post to a public channel it has not joined
 // unless the server was built WithChatWritePublic (a bot with the
-// chat:write.public scope).
+// chat:write.public scope). Tokens fail as Slack's do: an unknown one with
+// invalid_auth, a revoked one (RevokeToken) with token_revoked; InjectError
+// fails any method, auth.test and apps.connections.open included.
 package slackfake
 
 import (
@@ -18,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"mime"
 	"net/http"
@@ -234,6 +237,7 @@ type Server struct {
 	rateLimits map[string]*injected
 	failures   map[string]*injected
 	tickets    map[string]bool
+	revoked    map[string]bool
 	lastTS     int64
 	seq        int
 
@@ -263,6 +267,7 @@ func New(opts ...Option) *Server {
 		rateLimits: map[string]*injected{},
 		failures:   map[string]*injected{},
 		tickets:    map[string]bool{},
+		revoked:    map[string]bool{},
 	}
 	s.initSockets()
 	s.users = append(s.users, &user{id: cfg.botUserID, name: cfg.botName, realName: cfg.botName, bot: true})
@@ -441,6 +446,24 @@ func (s *Server) Calls(method string) int {
 	return s.calls[method]
 }
 
+// CallCounts reports how often each Web API method was called, failed
+// calls included.
+func (s *Server) CallCounts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.calls)
+}
+
+// RevokeToken makes every later call with token (a bot or app-level
+// token) fail with token_revoked, as after the app was uninstalled or the
+// token regenerated. Socket Mode connections already open stay up; drop
+// them with DisconnectAll.
+func (s *Server) RevokeToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoked[token] = true
+}
+
 // InjectRateLimit makes the next times calls of method fail with HTTP 429
 // and a Retry-After of retryAfter, rounded up to whole seconds as Slack sends it.
 func (s *Server) InjectRateLimit(method string, times int, retryAfter time.Duration) {
@@ -548,6 +571,8 @@ func (s *Server) authorize(token string, appLevel bool) string {
 	switch {
 	case token == "":
 		return "not_authed"
+	case s.revoked[token]:
+		return "token_revoked"
 	case appLevel && app, !appLevel && bot:
 		return ""
 	case bot, app:
