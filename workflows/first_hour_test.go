@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/firebreak-ir/firebreak/playbooks"
+	"github.com/firebreak-ir/firebreak/workflows/policy"
 )
 
 // runWith runs pb with in's requester, origin and incident (the harness's
@@ -422,5 +423,33 @@ steps:
 		if !strings.Contains(notes[id], want) {
 			t.Errorf("%s: plan %q\nwant it to contain %q", id, notes[id], want)
 		}
+	}
+}
+
+// TestSeverityInsideAnIncident: a playbook run by an incident declared
+// sev1 (stored as SEV1) matches `incident.severity == 'sev1'`; one of
+// another severity does not.
+func TestSeverityInsideAnIncident(t *testing.T) {
+	for sev, want := range map[string]string{"sev1": "step_succeeded:page-exec", "SEV3": "step_skipped:page-exec"} {
+		e := newIncidentEnv(t)
+		pb := load(t, severityPlaybook)
+		run := e.change(time.Minute, UpdateRunPlaybook, RunRequest{Playbook: pb, Actor: "U_IC1", Origin: "slack", Channel: "C0INC", RequestID: "trig-1",
+			Holds: []policy.Principal{policy.Responders}})
+		e.change(10*time.Minute, UpdateResolve, ChangeRequest{Actor: "U1", Text: "done"})
+		e.env.ExecuteWorkflow(IncidentWorkflow, IncidentInput{
+			Key: "INC-2026-0042", Title: "Checkout down", Severity: sev, DeclaredBy: "U1", Origin: "slack",
+			Slack: &IncidentSlack{},
+		})
+		var final IncidentState
+		if err := e.env.GetWorkflowResult(&final); err != nil {
+			t.Fatal(err)
+		}
+		if run.rejected != nil || len(final.Runs) != 1 || final.Runs[0].Status != RunSucceeded {
+			t.Fatalf("%s: run %v, runs %+v", sev, run.rejected, final.Runs)
+		}
+		if !strings.EqualFold(final.Severity, sev) {
+			t.Fatalf("severity %q", final.Severity)
+		}
+		mustHaveInOrder(t, kinds(final.Timeline), "playbook_run_started:", want, "playbook_run_finished:")
 	}
 }
