@@ -453,3 +453,28 @@ func TestSeverityInsideAnIncident(t *testing.T) {
 		mustHaveInOrder(t, kinds(final.Timeline), "playbook_run_started:", want, "playbook_run_finished:")
 	}
 }
+
+// TestApprovalUsersTemplateErrors: a template that does not give user
+// names fails the step with what it gave.
+func TestApprovalUsersTemplateErrors(t *testing.T) {
+	for users, want := range map[string]string{
+		`"${{ [1, 2] }}"`:                   "step rotate: approval.users: ${{ [1, 2] }} gave [1 2], want a list of user names",
+		`"${{ 5 }}"`:                        "step rotate: approval.users: ${{ 5 }} gave 5, want a list of user names",
+		`"${{ steps.skipped.outputs.who }}"`: "step rotate: approval.users: ${{ steps.skipped.outputs.who }}: no such key: who",
+	} {
+		pb := load(t, header+`
+steps:
+  - id: skipped
+    when: false
+    action: core.noop
+  - id: rotate
+    action: core.noop
+    approval: {users: `+users+`}
+`)
+		h := newHarness(t)
+		res := h.run(pb, nil, "")
+		if res.Status != RunFailed || res.Error != want {
+			t.Errorf("users %s: status %s, error\n got %q\nwant %q", users, res.Status, res.Error, want)
+		}
+	}
+}
