@@ -458,8 +458,8 @@ func TestSeverityInsideAnIncident(t *testing.T) {
 // names fails the step with what it gave.
 func TestApprovalUsersTemplateErrors(t *testing.T) {
 	for users, want := range map[string]string{
-		`"${{ [1, 2] }}"`:                   "step rotate: approval.users: ${{ [1, 2] }} gave [1 2], want a list of user names",
-		`"${{ 5 }}"`:                        "step rotate: approval.users: ${{ 5 }} gave 5, want a list of user names",
+		`"${{ [1, 2] }}"`:                    "step rotate: approval.users: ${{ [1, 2] }} gave [1 2], want a list of user names",
+		`"${{ 5 }}"`:                         "step rotate: approval.users: ${{ 5 }} gave 5, want a list of user names",
 		`"${{ steps.skipped.outputs.who }}"`: "step rotate: approval.users: ${{ steps.skipped.outputs.who }}: no such key: who",
 	} {
 		pb := load(t, header+`
