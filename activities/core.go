@@ -66,7 +66,8 @@ func coreNoop() Action {
 		Name:        "core.noop",
 		Description: "Do nothing; a placeholder step or a compensation that needs no undo.",
 		PlanFunc: func(context.Context, Request, NoopInput) (Plan, error) {
-			return Plan{Summary: "nothing"}, nil
+			// "nothing" read like a missing plan; say that no change is made.
+			return Plan{Summary: "no change (core.noop does nothing)"}, nil
 		},
 		ExecuteFunc: func(context.Context, Request, NoopInput) (Result, error) {
 			return Result{Summary: "did nothing"}, nil

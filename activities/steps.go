@@ -20,6 +20,12 @@ type GroupResolver interface {
 	Members(ctx context.Context, group string) ([]string, error)
 }
 
+// ErrUnknownGroup is what a GroupResolver wraps when the worker's
+// configuration has no such group (access.groups). ResolveApprovers
+// reports such groups instead of failing: a group nobody configured grants
+// nobody, and the gate decides whether the others suffice.
+var ErrUnknownGroup = errors.New("unknown approver group")
+
 // StaticGroups resolves groups from configuration.
 type StaticGroups map[string][]string
 
@@ -27,7 +33,7 @@ type StaticGroups map[string][]string
 func (g StaticGroups) Members(_ context.Context, group string) ([]string, error) {
 	m, ok := g[group]
 	if !ok {
-		return nil, fmt.Errorf("unknown approver group %q", group)
+		return nil, fmt.Errorf("%w %q (configure access.groups.%s)", ErrUnknownGroup, group, group)
 	}
 	return append([]string(nil), m...), nil
 }
@@ -65,6 +71,10 @@ type ActionInput struct {
 	StepID         string         `json:"step_id"`
 	IdempotencyKey string         `json:"idempotency_key"`
 	With           map[string]any `json:"with,omitempty"`
+	// Attempt numbers the run's tries of this step from 1, when the run
+	// retries it itself (one activity per attempt, so each shows on the
+	// timeline); zero means Temporal's own attempt counter applies.
+	Attempt int32 `json:"attempt,omitempty"`
 	// Inherited marks inputs borrowed from another action (a compensation
 	// without its own `with` gets its step's inputs): keys the action does
 	// not declare are dropped instead of refused.
@@ -91,12 +101,16 @@ func (s *Steps) lookup(ctx context.Context, in ActionInput) (Action, Request, er
 		}
 	}
 	info := activity.GetInfo(ctx)
+	attempt := info.Attempt
+	if in.Attempt > 0 {
+		attempt = in.Attempt
+	}
 	return a, Request{
 		Action:         in.Action,
 		IdempotencyKey: in.IdempotencyKey,
 		WorkflowID:     info.WorkflowExecution.ID,
 		StepID:         in.StepID,
-		Attempt:        info.Attempt,
+		Attempt:        attempt,
 		With:           with,
 	}, nil
 }
@@ -148,6 +162,9 @@ type ResolveApproversResult struct {
 	Members []string `json:"members"`
 	// CLIApprovals is the worker's access.cli.approvals mode.
 	CLIApprovals string `json:"cli_approvals,omitempty"`
+	// UnknownGroups are the requested groups the worker has no
+	// configuration for; they add nobody.
+	UnknownGroups []string `json:"unknown_groups,omitempty"`
 	// CLIKeys maps members (and KeyGroups members) that have a CLI key to
 	// its raw 32-byte ed25519 public key, base64 (std). Public keys only:
 	// the result lands in workflow history.
@@ -157,6 +174,7 @@ type ResolveApproversResult struct {
 // ResolveApprovers expands approver groups when an approval gate opens, so
 // the workflow's update validator can check votes without I/O.
 func (s *Steps) ResolveApprovers(ctx context.Context, in ResolveApproversInput) (ResolveApproversResult, error) {
+	var unknown []string
 	expand := func(groups, users []string) (map[string]bool, error) {
 		set := map[string]bool{}
 		for _, u := range users {
@@ -164,9 +182,14 @@ func (s *Steps) ResolveApprovers(ctx context.Context, in ResolveApproversInput) 
 		}
 		for _, g := range groups {
 			if s.Groups == nil {
-				return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approver group %q: no groups are configured", g), "UnknownGroup", nil)
+				unknown = append(unknown, g)
+				continue
 			}
 			members, err := s.Groups.Members(ctx, g)
+			if errors.Is(err, ErrUnknownGroup) {
+				unknown = append(unknown, g)
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -180,6 +203,7 @@ func (s *Steps) ResolveApprovers(ctx context.Context, in ResolveApproversInput) 
 	if err != nil {
 		return ResolveApproversResult{}, err
 	}
+	res := ResolveApproversResult{UnknownGroups: unknown, CLIApprovals: s.CLI.Approvals}
 	// A group that may join later and does not resolve now fails when it
 	// is needed (at escalation), as before; here it only lacks keys.
 	later := map[string]bool{}
@@ -193,7 +217,7 @@ func (s *Steps) ResolveApprovers(ctx context.Context, in ResolveApproversInput) 
 		out = append(out, m)
 	}
 	sort.Strings(out)
-	res := ResolveApproversResult{Members: out, CLIApprovals: s.CLI.Approvals}
+	res.Members = out
 	if res.CLIApprovals == "" {
 		res.CLIApprovals = CLIApprovalsOne
 	}

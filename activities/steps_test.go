@@ -60,8 +60,41 @@ func TestStepsActivities(t *testing.T) {
 	if err != nil || v.Get(&res) != nil || strings.Join(res.Members, ",") != "U1,U2,U3" {
 		t.Fatalf("approvers: %+v %v", res, err)
 	}
-	if _, err := env.ExecuteActivity(steps.ResolveApprovers, ResolveApproversInput{Groups: []string{"nobody"}}); err == nil || !strings.Contains(err.Error(), `unknown approver group "nobody"`) {
-		t.Fatalf("unknown group: %v", err)
+	// A group the worker does not know adds nobody and is reported, so the
+	// gate can say so instead of failing after retries.
+	v, err = env.ExecuteActivity(steps.ResolveApprovers, ResolveApproversInput{Groups: []string{"nobody", "ops"}, Users: []string{"alice"}})
+	res = ResolveApproversResult{}
+	if err != nil || v.Get(&res) != nil || strings.Join(res.Members, ",") != "U1,U2,alice" || strings.Join(res.UnknownGroups, ",") != "nobody" {
+		t.Fatalf("unknown group: %+v %v", res, err)
+	}
+}
+
+// failingGroups fails to resolve any group, as Slack would when its API is down.
+type failingGroups struct{}
+
+func (failingGroups) Members(context.Context, string) ([]string, error) {
+	return nil, errors.New("usergroups.users.list: service unavailable")
+}
+
+func TestResolveApproversGroupErrors(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	reg, err := NewRegistry(CoreActions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No resolver at all (no configuration): every group is unknown.
+	env.RegisterActivity(&Steps{Registry: reg})
+	v, err := env.ExecuteActivity((&Steps{}).ResolveApprovers, ResolveApproversInput{Groups: []string{"oncall"}, Users: []string{"bob"}})
+	var res ResolveApproversResult
+	if err != nil || v.Get(&res) != nil || strings.Join(res.Members, ",") != "bob" || strings.Join(res.UnknownGroups, ",") != "oncall" {
+		t.Fatalf("no resolver: %+v %v", res, err)
+	}
+	// Any other resolver error fails the activity (and is retried).
+	env = s.NewTestActivityEnvironment()
+	env.RegisterActivity(&Steps{Registry: reg, Groups: failingGroups{}})
+	if _, err := env.ExecuteActivity((&Steps{}).ResolveApprovers, ResolveApproversInput{Groups: []string{"oncall"}}); err == nil || !strings.Contains(err.Error(), "service unavailable") {
+		t.Fatalf("resolver failure: got %v", err)
 	}
 }
 

@@ -29,6 +29,7 @@ const (
 	varSteps    = "steps"
 	varIncident = "incident"
 	varConfig   = "config"
+	varRun      = "run"
 )
 
 // Limits that keep a hostile or careless expression from stalling a
@@ -58,6 +59,7 @@ func newEnv() (*cel.Env, error) {
 		cel.Variable(varSteps, mapDyn),
 		cel.Variable(varIncident, mapDyn),
 		cel.Variable(varConfig, mapDyn),
+		cel.Variable(varRun, mapDyn),
 		cel.CrossTypeNumericComparisons(true),
 		cel.OptionalTypes(cel.OptionalTypesVersion(2)),
 		ext.Strings(ext.StringsVersion(5)),
@@ -177,15 +179,20 @@ func (e *Evaluator) renderValue(val any, act map[string]any, path string) (any, 
 		if len(segs) == 1 && segs[0].expr {
 			out, err := e.eval(segs[0].text, act)
 			if err != nil {
-				return nil, fmt.Errorf("%s: ${{ %s }}: %w", path, segs[0].text, err)
+				return nil, &ExprError{Field: path, Expr: segs[0].text, Err: err}
 			}
 			nat, err := toNative(out)
 			if err != nil {
-				return nil, fmt.Errorf("%s: ${{ %s }}: %w", path, segs[0].text, err)
+				return nil, &ExprError{Field: path, Expr: segs[0].text, Err: err}
 			}
 			return nat, nil
 		}
 		s, err := e.interpolate(segs, act)
+		var ee *ExprError
+		if errors.As(err, &ee) {
+			ee.Field = path
+			return nil, ee
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -204,15 +211,42 @@ func (e *Evaluator) interpolate(segs []segment, act map[string]any) (string, err
 		}
 		out, err := e.eval(s.text, act)
 		if err != nil {
-			return "", fmt.Errorf("${{ %s }}: %w", s.text, err)
+			return "", &ExprError{Expr: s.text, Err: err}
 		}
 		str, err := toText(out)
 		if err != nil {
-			return "", fmt.Errorf("${{ %s }}: %w", s.text, err)
+			return "", &ExprError{Expr: s.text, Err: err}
 		}
 		b.WriteString(str)
 	}
 	return b.String(), nil
+}
+
+// ExprError is a template that could not be evaluated: which field, which
+// expression, and CEL's reason.
+type ExprError struct {
+	Field string // "with.text", "tags[1]"; empty for a lone string
+	Expr  string // the expression inside ${{ }}
+	Err   error
+}
+
+func (e *ExprError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("${{ %s }}: %v", e.Expr, e.Err)
+	}
+	return fmt.Sprintf("%s: ${{ %s }}: %v", e.Field, e.Expr, e.Err)
+}
+
+func (e *ExprError) Unwrap() error { return e.Err }
+
+// MissingKey is the key a "no such key" evaluation error names (a step
+// that has not run, say), or "".
+func (e *ExprError) MissingKey() string {
+	k, ok := strings.CutPrefix(e.Err.Error(), "no such key: ")
+	if !ok {
+		return ""
+	}
+	return k
 }
 
 func (e *Evaluator) eval(expr string, act map[string]any) (ref.Val, error) {
@@ -269,6 +303,7 @@ func (v Vars) activation() map[string]any {
 		varSteps:    steps,
 		varIncident: orEmpty(v.Incident),
 		varConfig:   orEmpty(v.Config),
+		varRun:      orEmpty(v.Run),
 	}
 }
 

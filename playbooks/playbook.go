@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 )
 
 // AllSteps returns pointers to every step in execution order: each
@@ -86,6 +87,49 @@ func stripPositions(steps []Step) []Step {
 		st.Line, st.Col = 0, 0
 		st.Parallel = stripPositions(st.Parallel)
 		out[i] = st
+	}
+	return out
+}
+
+// GroupUse is an approver group a step names, for warnings about groups
+// the configuration does not define.
+type GroupUse struct {
+	Group string
+	Step  string
+	Field string // "approval.group" or "approval.escalate"
+	Line  int    // the step's position in Source
+	Col   int
+}
+
+// ApproverGroups lists the approver groups the playbook's steps name, in
+// step order.
+func (p *Playbook) ApproverGroups() []GroupUse {
+	var out []GroupUse
+	for _, s := range p.AllSteps() {
+		if s.Approval == nil {
+			continue
+		}
+		if g := s.Approval.Group; g != "" {
+			out = append(out, GroupUse{Group: g, Step: s.ID, Field: "approval.group", Line: s.Line, Col: s.Col})
+		}
+		if g := s.Approval.Escalate; g != "" {
+			out = append(out, GroupUse{Group: g, Step: s.ID, Field: "approval.escalate", Line: s.Line, Col: s.Col})
+		}
+	}
+	return out
+}
+
+// UnconfiguredGroups warns, as file:line:col: warning: message, about the
+// approver groups that configured (the names under access.groups) lacks:
+// such a group adds nobody to a gate.
+func (p *Playbook) UnconfiguredGroups(configured map[string][]string) []string {
+	var out []string
+	for _, u := range p.ApproverGroups() {
+		if _, ok := configured[u.Group]; ok {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s:%d:%d: warning: step %q: %s %q is not configured (access.groups.%s in firebreak.yaml), so it adds nobody to the approvers",
+			p.Source, u.Line, u.Col, u.Step, u.Field, u.Group, u.Group))
 	}
 	return out
 }

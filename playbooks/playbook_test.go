@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -332,5 +333,30 @@ func TestPlaybookJSONRoundTrip(t *testing.T) {
 		if string(b1) != string(b2) {
 			t.Errorf("%s: JSON round trip differs:\n%s\n%s", pb.Source, b1, b2)
 		}
+	}
+}
+
+func TestUnconfiguredGroups(t *testing.T) {
+	pb, err := Parse([]byte(`apiVersion: firebreak/v1
+kind: Playbook
+metadata: {name: g}
+steps:
+  - id: rotate
+    action: core.noop
+    approval: {group: oncall, timeout: 1m, on_timeout: escalate, escalate: managers}
+  - id: isolate
+    action: core.noop
+    approval: {group: commanders}
+`), "g.yaml", newTestCatalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pb.UnconfiguredGroups(map[string][]string{"commanders": {"alice"}, "managers": {"U0EM"}})
+	want := []string{`g.yaml:5:5: warning: step "rotate": approval.group "oncall" is not configured (access.groups.oncall in firebreak.yaml), so it adds nobody to the approvers`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	if got := pb.UnconfiguredGroups(nil); len(got) != 3 {
+		t.Fatalf("with no configuration every group is unconfigured: %q", got)
 	}
 }

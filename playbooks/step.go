@@ -124,7 +124,7 @@ func (d *decoder) step(n *yaml.Node, order int, group string) Step {
 		case "retry":
 			st.Retry = d.retry(f.val)
 		case "approval":
-			st.Approval = d.approval(f.val)
+			st.Approval = d.approval(f.val, ctx)
 		case "compensate":
 			cctx := ctx
 			cctx.allowSelf = true
@@ -422,7 +422,7 @@ func (d *decoder) retry(n *yaml.Node) *Retry {
 	return r
 }
 
-func (d *decoder) approval(n *yaml.Node) *Approval {
+func (d *decoder) approval(n *yaml.Node, ctx siteCtx) *Approval {
 	fs := d.mapping(n, "approval", approvalKeys)
 	if fs == nil {
 		return nil
@@ -433,6 +433,10 @@ func (d *decoder) approval(n *yaml.Node) *Approval {
 		case "group":
 			a.Group, _ = d.name(f.val, "approval.group")
 		case "users":
+			if isScalar(f.val, "!!str") {
+				a.UsersFrom = d.usersFrom(f.val, ctx)
+				continue
+			}
 			seen := map[string]bool{}
 			for i, u := range d.strList(f.val, "approval.users") {
 				if seen[u] {
@@ -473,7 +477,7 @@ func (d *decoder) approval(n *yaml.Node) *Approval {
 	if fs.get("group") == nil && fs.get("users") == nil {
 		d.errorf(n, "approval needs a group or users who may approve")
 	}
-	if mf := fs.get("min"); mf != nil && fs.get("group") == nil && len(a.Users) > 0 && a.Min > len(a.Users) {
+	if mf := fs.get("min"); mf != nil && fs.get("group") == nil && a.UsersFrom == "" && len(a.Users) > 0 && a.Min > len(a.Users) {
 		d.errorf(mf.val, "approval.min is %d but approval.users lists only %d", a.Min, len(a.Users))
 	}
 	if f := fs.get("on_timeout"); f != nil && fs.get("timeout") == nil {
@@ -489,6 +493,22 @@ func (d *decoder) approval(n *yaml.Node) *Approval {
 		d.errorf(f.key, "approval.escalate is only used with on_timeout: escalate")
 	}
 	return a
+}
+
+// usersFrom reads `approval.users` given as one template that computes
+// the list when the gate opens (`${{ inputs.approvers }}`).
+func (d *decoder) usersFrom(n *yaml.Node, ctx siteCtx) string {
+	segs, err := splitTemplates(n.Value)
+	if err != nil {
+		d.templateError(n, "approval.users", err)
+		return ""
+	}
+	if len(segs) != 1 || !segs[0].expr || strings.TrimSpace(segs[0].text) == "" {
+		d.errorf(n, "approval.users is a list of user names, or exactly one ${{ }} that gives one (such as \"${{ inputs.approvers }}\")")
+		return ""
+	}
+	d.templates(n, "approval.users", ctx)
+	return n.Value
 }
 
 func (d *decoder) compensate(n *yaml.Node, stepWith withResult, ctx siteCtx) *Compensate {

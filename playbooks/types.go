@@ -142,8 +142,11 @@ const (
 // Approval gates an action step on Min distinct approvers drawn from Group
 // and/or Users.
 type Approval struct {
-	Group          string   `json:"group,omitempty"`
-	Users          []string `json:"users,omitempty"`
+	Group string   `json:"group,omitempty"`
+	Users []string `json:"users,omitempty"`
+	// UsersFrom, instead of Users, is a template (`${{ inputs.approvers }}`)
+	// that gives the user list when the gate opens.
+	UsersFrom      string   `json:"users_from,omitempty"`
 	Min            int      `json:"min"`                  // default 1
 	Timeout        Duration `json:"timeout,omitempty"`    // 0: wait forever
 	OnTimeout      string   `json:"on_timeout,omitempty"` // OnTimeoutAbort (default) or OnTimeoutEscalate
@@ -264,13 +267,15 @@ type Param struct {
 	Required bool   `json:"required,omitempty"`
 }
 
-// Vars is what expressions see at run time: `inputs`, `steps`, `incident`
-// and `config`.
+// Vars is what expressions see at run time: `inputs`, `steps`,
+// `incident`, `config` and `run`.
 type Vars struct {
 	Inputs   map[string]any      `json:"inputs,omitempty"`
 	Steps    map[string]StepVars `json:"steps,omitempty"`
 	Incident map[string]any      `json:"incident,omitempty"`
 	Config   map[string]any      `json:"config,omitempty"`
+	// Run describes the run itself: `run.requester` is who started it.
+	Run map[string]any `json:"run,omitempty"`
 }
 
 // StepVars is what `steps.<id>` exposes of a step that ran earlier.

@@ -3,9 +3,12 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -32,6 +35,13 @@ const (
 	// versionAbortWaits gates waiting for an aborted activity's report:
 	// older code went on at once, and runs it aborted must replay.
 	versionAbortWaits = "abort-waits-for-activity"
+	// versionFirstHour gates, once at the start of a run, what Step 5
+	// ("the first hour") changed: `incident` and `run` always present with
+	// lowercase severities, retries made by the run itself (each on the
+	// timeline), approval gates that fail at once when too few people may
+	// approve, and plans that check approver groups. Runs started before
+	// keep the old behaviour, so their histories replay.
+	versionFirstHour = "first-hour"
 )
 
 // Outcomes of an action that was running when its run was aborted.
@@ -88,6 +98,8 @@ type run struct {
 	status   string
 	outcomes map[string]map[string]any
 	notify   *notifier
+	// firstHour: the run started on code with versionFirstHour.
+	firstHour bool
 }
 
 type doneStep struct {
@@ -125,6 +137,11 @@ func PlaybookWorkflow(ctx workflow.Context, in PlaybookInput) (PlaybookResult, e
 	r := newRun(in)
 	if err := r.register(ctx); err != nil {
 		return PlaybookResult{}, err
+	}
+	if workflow.GetVersion(ctx, versionFirstHour, workflow.DefaultVersion, 1) >= 1 {
+		r.firstHour = true
+		r.vars.Incident = incidentVars(in.Incident)
+		r.vars.Run = map[string]any{"requester": in.Requester, "origin": r.origin, "mode": r.mode()}
 	}
 	workflow.Go(ctx, r.receiveSignals)
 
@@ -435,16 +452,45 @@ func (r *run) finishStep(ctx workflow.Context, s *playbooks.Step, st *StepState,
 	return &runError{status: RunFailed, step: s.ID, err: errors.New(st.Error)}
 }
 
-// errorMessage unwraps Temporal's activity error chain to the action's
-// own message, which is what a responder needs to read.
+// errorMessage is err as a responder should read it: Temporal's
+// decorations ("activity error (type: ExecuteAction, scheduledEventID:
+// …)", "(type: CoreFail, retryable: true)") are replaced by the action's
+// own message, and the words that wrapped it are kept.
 func errorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	var actErr *temporal.ActivityError
+	if errors.As(err, &actErr) {
+		return strings.Replace(msg, actErr.Error(), causeMessage(actErr.Unwrap()), 1)
+	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		return appErr.Error()
+		return strings.Replace(msg, appErr.Error(), appErr.Message(), 1)
 	}
+	return msg
+}
+
+// causeMessage is what an activity's failure says, without Temporal's
+// bookkeeping.
+func causeMessage(err error) string {
+	var appErr *temporal.ApplicationError
 	var timeoutErr *temporal.TimeoutError
-	if errors.As(err, &timeoutErr) {
-		return "timed out (" + timeoutErr.TimeoutType().String() + ")"
+	switch {
+	case err == nil:
+		return "failed"
+	case errors.As(err, &appErr):
+		return appErr.Message()
+	case errors.As(err, &timeoutErr):
+		switch timeoutErr.TimeoutType() {
+		case enumspb.TIMEOUT_TYPE_HEARTBEAT:
+			return "stopped reporting (its worker may have died)"
+		default:
+			return "timed out"
+		}
+	case temporal.IsCanceledError(err):
+		return "cancelled"
 	}
 	return err.Error()
 }
@@ -465,10 +511,29 @@ func (r *run) childID(ctx workflow.Context, stepID string) string {
 }
 
 func activityOptions(s *playbooks.Step) workflow.ActivityOptions {
-	timeout := defaultStepTimeout
-	if s.Timeout > 0 {
-		timeout = time.Duration(s.Timeout)
+	timeout := stepTimeout(s)
+	return workflow.ActivityOptions{
+		// The step's timeout bounds all attempts together.
+		ScheduleToCloseTimeout: timeout,
+		StartToCloseTimeout:    timeout,
+		HeartbeatTimeout:       min(actionHeartbeat, timeout),
+		// An aborted action's future waits for its report: it may have
+		// made its change anyway (see awaitActivity).
+		WaitForCancellation: true,
+		RetryPolicy:         retryPolicy(s),
+		Summary:             s.ID + ": " + s.Action,
 	}
+}
+
+func stepTimeout(s *playbooks.Step) time.Duration {
+	if s.Timeout > 0 {
+		return time.Duration(s.Timeout)
+	}
+	return defaultStepTimeout
+}
+
+// retryPolicy is the step's retry policy, the defaults filled in.
+func retryPolicy(s *playbooks.Step) *temporal.RetryPolicy {
 	retry := &temporal.RetryPolicy{
 		InitialInterval:    time.Second,
 		BackoffCoefficient: 2,
@@ -489,17 +554,82 @@ func activityOptions(s *playbooks.Step) workflow.ActivityOptions {
 			retry.MaximumInterval = time.Duration(s.Retry.MaxInterval)
 		}
 	}
-	return workflow.ActivityOptions{
-		// The step's timeout bounds all attempts together.
-		ScheduleToCloseTimeout: timeout,
-		StartToCloseTimeout:    timeout,
-		HeartbeatTimeout:       min(actionHeartbeat, timeout),
-		// An aborted action's future waits for its report: it may have
-		// made its change anyway (see awaitActivity).
-		WaitForCancellation: true,
-		RetryPolicy:         retry,
-		Summary:             s.ID + ": " + s.Action,
+	return retry
+}
+
+// backoff is the wait after the given failed attempt (1-based), as
+// Temporal computes it: initial × coefficient^(attempt-1), capped.
+func backoff(p *temporal.RetryPolicy, attempt int) time.Duration {
+	d := float64(p.InitialInterval) * math.Pow(p.BackoffCoefficient, float64(attempt-1))
+	if d > float64(p.MaximumInterval) {
+		return p.MaximumInterval
 	}
+	return time.Duration(d)
+}
+
+// retryable: another attempt might succeed. An action's non-retryable
+// error (bad input, say) and a cancellation are final.
+func retryable(err error) bool {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return !appErr.NonRetryable()
+	}
+	return !temporal.IsCanceledError(err)
+}
+
+// executeAction runs an action, retrying it by the step's policy. On
+// older runs Temporal retries inside one activity, unseen. Runs with
+// versionFirstHour retry here, one single-attempt activity per try, so
+// every failed attempt is on the timeline with its message and the wait
+// before the next; the step's timeout still bounds all attempts.
+func (r *run) executeAction(ctx workflow.Context, s *playbooks.Step, in activities.ActionInput, summary string, res *activities.Result, onAbort func(workflow.Context)) settled {
+	var steps *activities.Steps
+	opts := activityOptions(s)
+	opts.Summary = summary
+	if !r.firstHour {
+		fut := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), steps.ExecuteAction, in)
+		return awaitActivity(ctx, fut, res, onAbort)
+	}
+	policy := retryPolicy(s)
+	deadline := workflow.Now(ctx).Add(stepTimeout(s))
+	for attempt := 1; ; attempt++ {
+		left := deadline.Sub(workflow.Now(ctx))
+		opts.ScheduleToCloseTimeout, opts.StartToCloseTimeout = left, left
+		opts.HeartbeatTimeout = min(actionHeartbeat, left)
+		opts.RetryPolicy = &temporal.RetryPolicy{MaximumAttempts: 1}
+		in.Attempt = int32(attempt)
+		fut := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), steps.ExecuteAction, in)
+		out := awaitActivity(ctx, fut, res, onAbort)
+		if out.aborted || out.err == nil || !retryable(out.err) {
+			return out
+		}
+		wait := backoff(policy, attempt)
+		switch {
+		case attempt >= int(policy.MaximumAttempts):
+			if attempt > 1 {
+				out.err = fmt.Errorf("%w (attempt %d of %d; no retries left)", out.err, attempt, policy.MaximumAttempts)
+			}
+			return out
+		case !workflow.Now(ctx).Add(wait).Before(deadline):
+			out.err = fmt.Errorf("%w (attempt %d of %d; the step's %s timeout ends before another)", out.err, attempt, policy.MaximumAttempts, stepTimeout(s))
+			return out
+		}
+		r.event(ctx, Event{Kind: EventStepRetrying, Actor: SystemActor, Step: s.ID, Outcome: "retrying",
+			Detail: fmt.Sprintf("attempt %d of %d failed: %s; retrying in %s", attempt, policy.MaximumAttempts, causeMessage(unwrapActivity(out.err)), wait)})
+		if err := workflow.Sleep(ctx, wait); err != nil {
+			// Aborted between attempts: nothing is running.
+			return settled{err: err}
+		}
+	}
+}
+
+// unwrapActivity is the cause of an activity's failure.
+func unwrapActivity(err error) error {
+	var actErr *temporal.ActivityError
+	if errors.As(err, &actErr) {
+		return actErr.Unwrap()
+	}
+	return err
 }
 
 // settled is how an activity ended, for awaitActivity.
@@ -560,13 +690,9 @@ func (r *run) action(ctx workflow.Context, s *playbooks.Step, st *StepState) err
 			return err
 		}
 	}
-	var steps *activities.Steps
 	var res activities.Result
-	actx := workflow.WithActivityOptions(ctx, activityOptions(s))
-	fut := workflow.ExecuteActivity(actx, steps.ExecuteAction, activities.ActionInput{
-		Action: s.Action, StepID: s.ID, IdempotencyKey: key, With: with,
-	})
-	out := awaitActivity(ctx, fut, &res, func(ctx workflow.Context) {
+	in := activities.ActionInput{Action: s.Action, StepID: s.ID, IdempotencyKey: key, With: with}
+	out := r.executeAction(ctx, s, in, s.ID+": "+s.Action, &res, func(ctx workflow.Context) {
 		r.event(ctx, Event{Kind: EventActionStopRequested, Actor: SystemActor, Step: s.ID, Outcome: "waiting",
 			Detail: fmt.Sprintf("asked %s to stop; waiting up to %s for it to report back", s.Action, abortGrace)})
 	})
@@ -665,14 +791,11 @@ func (r *run) approve(ctx workflow.Context, s *playbooks.Step, st *StepState, wi
 	if err != nil {
 		return fmt.Errorf("plan for approval: %w", err)
 	}
-	in := activities.ResolveApproversInput{Users: a.Users}
-	if a.Group != "" {
-		in.Groups = []string{a.Group}
+	users, err := r.approvalUsers(a)
+	if err != nil {
+		return err
 	}
-	if a.OnTimeout == playbooks.OnTimeoutEscalate && a.Escalate != "" {
-		in.KeyGroups = []string{a.Escalate}
-	}
-	resolved, err := r.resolveGate(ctx, in)
+	resolved, err := r.resolveGate(ctx, gateInput(a, users))
 	if err != nil {
 		return fmt.Errorf("resolve approvers: %w", err)
 	}
@@ -681,6 +804,15 @@ func (r *run) approve(ctx workflow.Context, s *playbooks.Step, st *StepState, wi
 		mode = activities.CLIApprovalsOne
 	}
 	min := max(a.Min, 1)
+	eligible := resolved.Members
+	if r.firstHour {
+		// Who may vote: the requester is left out unless allow_requester,
+		// so nobody is listed only to be refused.
+		eligible = r.eligible(a, resolved.Members)
+		if len(eligible) < min {
+			return errors.New(r.tooFewApprovers(a, min, users, eligible, resolved))
+		}
+	}
 	g := &gate{
 		step:             s,
 		requester:        r.in.Requester,
@@ -690,7 +822,7 @@ func (r *run) approve(ctx workflow.Context, s *playbooks.Step, st *StepState, wi
 		cliKeys:          resolved.CLIKeys,
 		state: &ApprovalState{
 			Plan: p, PlanHash: PlanHash(s.Action, with, p), Group: a.Group,
-			Eligible: resolved.Members, Min: min, Open: true, CLIApprovals: mode,
+			Eligible: eligible, Min: min, Open: true, CLIApprovals: mode,
 		},
 	}
 	if a.Timeout > 0 {
@@ -699,8 +831,11 @@ func (r *run) approve(ctx workflow.Context, s *playbooks.Step, st *StepState, wi
 	st.Approval = g.state
 	st.Status = StepAwaitingApproval
 	r.gates[s.ID] = g
-	r.event(ctx, Event{Kind: EventApprovalRequested, Actor: SystemActor, Step: s.ID,
-		Detail: fmt.Sprintf("%s; needs %d of %s; plan %s", p.Summary, min, approverLabel(a), g.state.PlanHash[:12])})
+	detail := fmt.Sprintf("%s; needs %d of %s; plan %s", p.Summary, min, approverLabel(a), g.state.PlanHash[:12])
+	if r.firstHour {
+		detail = fmt.Sprintf("%s; needs %d of %s%s; plan %s", p.Summary, min, strings.Join(eligible, ", "), unknownNote(resolved.UnknownGroups), g.state.PlanHash[:12])
+	}
+	r.event(ctx, Event{Kind: EventApprovalRequested, Actor: SystemActor, Step: s.ID, Detail: detail})
 	msgTS := r.notify.askApproval(ctx, st)
 	defer func() {
 		g.state.Open = false
@@ -743,8 +878,98 @@ func (r *run) approve(ctx workflow.Context, s *playbooks.Step, st *StepState, wi
 	return nil
 }
 
+// approvalUsers are the step's named approvers: approval.users, or the
+// list its template gives now.
+func (r *run) approvalUsers(a *playbooks.Approval) ([]string, error) {
+	if a.UsersFrom == "" {
+		return a.Users, nil
+	}
+	out, err := r.eval.Render(map[string]any{"approval.users": a.UsersFrom}, r.vars)
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	switch v := out["approval.users"].(type) {
+	case string:
+		users = []string{v}
+	case []any:
+		for _, u := range v {
+			name, ok := u.(string)
+			if !ok {
+				return nil, fmt.Errorf("approval.users: %s gave %v, want a list of user names", a.UsersFrom, v)
+			}
+			users = append(users, name)
+		}
+	case nil:
+	default:
+		return nil, fmt.Errorf("approval.users: %s gave %v, want a list of user names", a.UsersFrom, v)
+	}
+	var clean []string
+	for _, u := range users {
+		if u = strings.TrimSpace(u); u != "" && !slices.Contains(clean, u) {
+			clean = append(clean, u)
+		}
+	}
+	return clean, nil
+}
+
+func gateInput(a *playbooks.Approval, users []string) activities.ResolveApproversInput {
+	in := activities.ResolveApproversInput{Users: users}
+	if a.Group != "" {
+		in.Groups = []string{a.Group}
+	}
+	if a.OnTimeout == playbooks.OnTimeoutEscalate && a.Escalate != "" {
+		in.KeyGroups = []string{a.Escalate}
+	}
+	return in
+}
+
+// eligible is who may vote on the gate: its members, without the
+// requester unless the step allows self-approval.
+func (r *run) eligible(a *playbooks.Approval, members []string) []string {
+	if a.AllowRequester || r.in.Requester == "" {
+		return slices.Clone(members)
+	}
+	return slices.DeleteFunc(slices.Clone(members), func(m string) bool { return m == r.in.Requester })
+}
+
+// tooFewApprovers explains a gate that could never open.
+func (r *run) tooFewApprovers(a *playbooks.Approval, min int, users, eligible []string, res activities.ResolveApproversResult) string {
+	who := "nobody may approve it"
+	if len(eligible) > 0 {
+		who = "only " + strings.Join(eligible, ", ") + " may approve it"
+	}
+	var why []string
+	for _, g := range res.UnknownGroups {
+		why = append(why, fmt.Sprintf("approver group %q is not configured on this worker (access.groups.%s in firebreak.yaml)", g, g))
+	}
+	if slices.Contains(res.Members, r.in.Requester) && !slices.Contains(eligible, r.in.Requester) {
+		why = append(why, fmt.Sprintf("%s requested the run and may not approve it (the step does not set allow_requester)", r.in.Requester))
+	}
+	if a.UsersFrom != "" {
+		why = append(why, fmt.Sprintf("approval.users %s gave %d name(s)", a.UsersFrom, len(users)))
+	}
+	msg := fmt.Sprintf("needs %d approval(s) but %s", min, who)
+	if len(why) > 0 {
+		msg += ": " + strings.Join(why, "; ")
+	}
+	return msg
+}
+
+// unknownNote mentions approver groups the worker does not know.
+func unknownNote(groups []string) string {
+	if len(groups) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (group %s is not configured here and adds nobody)", strings.Join(groups, ", "))
+}
+
 func approverLabel(a *playbooks.Approval) string {
 	switch {
+	case a.UsersFrom != "" && a.Group != "":
+		return fmt.Sprintf("group %s or %s", a.Group, a.UsersFrom)
+	case a.UsersFrom != "":
+		return a.UsersFrom
 	case a.Group != "" && len(a.Users) > 0:
 		return fmt.Sprintf("group %s or %v", a.Group, a.Users)
 	case a.Group != "":
@@ -759,10 +984,16 @@ func (r *run) escalate(ctx workflow.Context, s *playbooks.Step, g *gate) error {
 	a := s.Approval
 	g.state.Escalated = true
 	g.state.Deadline = workflow.Now(ctx).Add(time.Duration(a.Timeout))
+	unknown := ""
 	if a.Escalate != "" {
-		more, err := r.resolveApprovers(ctx, a.Escalate, nil)
+		res, err := r.resolveGate(ctx, activities.ResolveApproversInput{Groups: []string{a.Escalate}})
 		if err != nil {
 			return fmt.Errorf("resolve escalation group: %w", err)
+		}
+		more := res.Members
+		if r.firstHour {
+			more = r.eligible(a, more)
+			unknown = unknownNote(res.UnknownGroups)
 		}
 		for _, m := range more {
 			if !slices.Contains(g.state.Eligible, m) {
@@ -772,7 +1003,7 @@ func (r *run) escalate(ctx workflow.Context, s *playbooks.Step, g *gate) error {
 		slices.Sort(g.state.Eligible)
 	}
 	r.event(ctx, Event{Kind: EventApprovalEscalated, Actor: SystemActor, Step: s.ID, Resource: a.Escalate,
-		Detail: fmt.Sprintf("no decision after %s; escalated to %s for another %s", a.Timeout, orNone(a.Escalate), a.Timeout)})
+		Detail: fmt.Sprintf("no decision after %s; escalated to %s%s for another %s", a.Timeout, orNone(a.Escalate), unknown, a.Timeout)})
 	return nil
 }
 
@@ -781,15 +1012,6 @@ func orNone(s string) string {
 		return "the same approvers"
 	}
 	return "group " + s
-}
-
-func (r *run) resolveApprovers(ctx workflow.Context, group string, users []string) ([]string, error) {
-	in := activities.ResolveApproversInput{Users: users}
-	if group != "" {
-		in.Groups = []string{group}
-	}
-	res, err := r.resolveGate(ctx, in)
-	return res.Members, err
 }
 
 // resolveGate asks the worker for a gate's approvers and its CLI policy
@@ -959,13 +1181,10 @@ func (r *run) compensate(ctx workflow.Context, d doneStep) error {
 		detail += " (the step may not have made its change; compensations are idempotent)"
 	}
 	r.event(ctx, Event{Kind: EventCompensationStarted, Actor: SystemActor, Step: s.ID, Detail: detail})
-	opts := activityOptions(s)
-	opts.Summary = s.ID + ": compensate with " + c.Action
-	var steps *activities.Steps
 	var res activities.Result
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), steps.ExecuteAction, activities.ActionInput{
+	err := r.executeAction(ctx, s, activities.ActionInput{
 		Action: c.Action, StepID: s.ID, IdempotencyKey: r.idempotencyKey(ctx, s.ID) + "/compensate", With: with, Inherited: inherited,
-	}).Get(ctx, &res)
+	}, s.ID+": compensate with "+c.Action, &res, nil).err
 	if err != nil {
 		st.Status = StepCompensationFailed
 		st.Error = errorMessage(err)

@@ -102,11 +102,13 @@ func (r *run) validateVote(ctx workflow.Context, v Vote) error {
 	if g.state.RejectedBy != "" || len(g.state.Approvers) >= g.state.Min {
 		return fmt.Errorf("step %s is already decided", v.StepID)
 	}
-	if !slices.Contains(g.state.Eligible, v.Approver) {
-		return fmt.Errorf("%s is not an approver for step %s (%s)", v.Approver, v.StepID, approverLabel(g.step.Approval))
-	}
+	// The requester first: a run may leave them out of the eligible list,
+	// and "you requested it" is the reason they need to read.
 	if v.Approver == g.requester && !g.allowSelf {
 		return fmt.Errorf("%s requested this run and cannot approve its own step %s", v.Approver, v.StepID)
+	}
+	if !slices.Contains(g.state.Eligible, v.Approver) {
+		return fmt.Errorf("%s is not an approver for step %s (%s)", v.Approver, v.StepID, approverLabel(g.step.Approval))
 	}
 	if _, voted := g.votes[v.Approver]; voted {
 		return fmt.Errorf("%s already voted on step %s", v.Approver, v.StepID)
@@ -116,10 +118,36 @@ func (r *run) validateVote(ctx workflow.Context, v Vote) error {
 	}
 	// Approving binds to the plan seen; rejecting a stale plan is harmless.
 	if v.Approve && v.PlanHash != g.state.PlanHash {
-		return fmt.Errorf("the plan for step %s changed since it was shown (you saw %s, it is now %s): review the new plan",
-			v.StepID, short(v.PlanHash), short(g.state.PlanHash))
+		return staleHash(v.StepID, v.PlanHash, g.state.PlanHash)
 	}
 	return nil
+}
+
+// staleHash explains a vote whose plan hash is not the gate's. The two
+// hashes are shown far enough to differ; a hash that is only the start of
+// the right one is said to be incomplete, not changed.
+func staleHash(step, sent, want string) error {
+	switch {
+	case sent == "":
+		return fmt.Errorf("the vote on step %s carries no plan hash: approve with --plan-hash %s (from `firebreak playbook status`) after reviewing the plan", step, want)
+	case strings.HasPrefix(want, sent):
+		return fmt.Errorf("the plan hash sent for step %s, %s, is only the first %d characters of its plan hash: send the full hash %s (a prefix is not enough to bind your vote to the plan)",
+			step, sent, len(sent), want)
+	}
+	n := 12
+	for n < len(sent) && n < len(want) && sent[:n] == want[:n] {
+		n++
+	}
+	return fmt.Errorf("the plan for step %s is not the one you approved (you sent plan hash %s, the plan is now %s): review the current plan and vote on it",
+		step, cut(sent, n), cut(want, n))
+}
+
+// cut shortens a hash to n characters, marking that it was shortened.
+func cut(h string, n int) string {
+	if len(h) <= n {
+		return h
+	}
+	return h[:n] + "…"
 }
 
 // How a voter's identity was established (VoteResult.Identity).
@@ -287,8 +315,14 @@ func (r *run) vote(ctx workflow.Context, v Vote) (VoteResult, error) {
 	case IdentityCLIKey:
 		how = "; identity verified by CLI key"
 	}
+	// A rejection needs no plan hash: say none was given rather than
+	// "plan no plan".
+	plan := "plan " + short(v.PlanHash)
+	if v.PlanHash == "" {
+		plan = "no plan hash given"
+	}
 	r.event(ctx, Event{Kind: EventApprovalVote, Actor: v.Approver, Step: v.StepID, Outcome: outcome, Origin: origin,
-		Detail: fmt.Sprintf("%d of %d; plan %s%s%s", len(g.state.Approvers), g.state.Min, short(v.PlanHash), how, comment(v.Comment))})
+		Detail: fmt.Sprintf("%d of %d approvals; %s%s%s", len(g.state.Approvers), g.state.Min, plan, how, comment(v.Comment))})
 	if !v.Approve {
 		r.event(ctx, Event{Kind: EventApprovalRejected, Actor: v.Approver, Step: v.StepID, Outcome: "rejected", Origin: origin, Detail: v.Comment})
 	}

@@ -1,7 +1,9 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -48,10 +50,17 @@ func (r *run) planStep(ctx workflow.Context, s *playbooks.Step) ([]PlannedStep, 
 	}
 	switch s.Kind {
 	case playbooks.KindAction:
+		if s.Approval != nil && r.firstHour {
+			note, err := r.planApprovers(ctx, s)
+			if err != nil {
+				return nil, err
+			}
+			ps.Note = joinNote(ps.Note, note)
+		}
 		with, err := r.eval.Render(s.With, r.vars)
 		if err != nil {
 			ps.Summary = s.Action + " (inputs known at run time)"
-			ps.Note = joinNote(ps.Note, err.Error())
+			ps.Note = joinNote(ps.Note, r.unknownYet(s, "with.", err))
 			break
 		}
 		p, err := r.planAction(ctx, s, with, r.idempotencyKey(ctx, s.ID))
@@ -81,7 +90,7 @@ func (r *run) planStep(ctx workflow.Context, s *playbooks.Step) ([]PlannedStep, 
 		}
 		with, err := r.eval.Render(s.Call.With, r.vars)
 		if err != nil {
-			ps.Note = joinNote(ps.Note, err.Error())
+			ps.Note = joinNote(ps.Note, r.unknownYet(s, "call.with.", err))
 			break
 		}
 		inputs, err := resolveInputs(callee, with)
@@ -114,6 +123,54 @@ func (r *run) planStep(ctx workflow.Context, s *playbooks.Step) ([]PlannedStep, 
 	st.Status = StepPlanned
 	r.event(ctx, Event{Kind: EventStepPlanned, Actor: SystemActor, Step: s.ID, Detail: ps.Summary})
 	return []PlannedStep{ps}, nil
+}
+
+// unknownYet says, for a plan, why a step's inputs cannot be worked out
+// before the run: a sentence naming the step, the field and the
+// expression, rather than CEL's "no such key: x".
+func (r *run) unknownYet(s *playbooks.Step, prefix string, err error) string {
+	var ee *playbooks.ExprError
+	if !errors.As(err, &ee) {
+		return fmt.Sprintf("step %s: its inputs cannot be worked out before the run: %s", s.ID, err)
+	}
+	where := "${{ " + ee.Expr + " }}"
+	if ee.Field != "" {
+		where = prefix + ee.Field + " = " + where
+	}
+	if k := ee.MissingKey(); k != "" {
+		if _, isStep := r.byID[k]; isStep {
+			return fmt.Sprintf("step %s: %s reads the outputs of step %s, which only a real run produces; it is worked out when the run gets there", s.ID, where, k)
+		}
+		return fmt.Sprintf("step %s: %s reads %q, which is not set; the step would fail if it ran now", s.ID, where, k)
+	}
+	return fmt.Sprintf("step %s: %s cannot be worked out before the run: %v", s.ID, where, ee.Err)
+}
+
+// planApprovers says who may approve an approval step, and warns when an
+// approver group is not configured or nobody could approve: the run would
+// stop there.
+func (r *run) planApprovers(ctx workflow.Context, s *playbooks.Step) (string, error) {
+	a := s.Approval
+	users, err := r.approvalUsers(a)
+	if err != nil {
+		return r.unknownYet(s, "", err), nil
+	}
+	res, err := r.resolveGate(ctx, gateInput(a, users))
+	if err != nil {
+		return "", fmt.Errorf("resolve approvers: %w", err)
+	}
+	var notes []string
+	for _, g := range res.UnknownGroups {
+		notes = append(notes, fmt.Sprintf("warning: approver group %q is not configured on this worker (access.groups.%s in firebreak.yaml), so it adds nobody", g, g))
+	}
+	min := max(a.Min, 1)
+	eligible := r.eligible(a, res.Members)
+	if len(eligible) < min {
+		notes = append(notes, "warning: a run would fail here: "+r.tooFewApprovers(a, min, users, eligible, res))
+	} else {
+		notes = append(notes, "approvers: "+strings.Join(eligible, ", "))
+	}
+	return strings.Join(notes, "; "), nil
 }
 
 func joinNote(a, b string) string {

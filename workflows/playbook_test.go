@@ -423,7 +423,7 @@ func TestApprovalValidator(t *testing.T) {
 	}{
 		{"non-member", h.vote(1*time.Minute, "isolate", "U_STRANGER", true, ""), "U_STRANGER is not an approver for step isolate"},
 		{"requester", h.vote(2*time.Minute, "isolate", "U_REQ", true, ""), "U_REQ requested this run and cannot approve its own step isolate"},
-		{"stale plan hash", h.vote(3*time.Minute, "isolate", "U_IC1", true, "0123456789abcdef"), "the plan for step isolate changed since it was shown"},
+		{"stale plan hash", h.vote(3*time.Minute, "isolate", "U_IC1", true, "0123456789abcdef"), "the plan for step isolate is not the one you approved (you sent plan hash 0123456789ab…"},
 		{"no such step", h.vote(4*time.Minute, "nope", "U_IC1", true, "x"), `this run has no step "nope"`},
 		{"not waiting yet", h.vote(5*time.Minute, "second-gate", "U_IC1", true, "x"), "step second-gate is not waiting for approval"},
 		{"first vote accepted", h.vote(6*time.Minute, "isolate", "U_IC1", true, ""), ""},

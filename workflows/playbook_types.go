@@ -145,6 +145,7 @@ const (
 	EventStepSucceeded        = "step_succeeded"
 	EventStepFailed           = "step_failed"
 	EventStepSkipped          = "step_skipped"
+	EventStepRetrying         = "step_retrying" // an attempt failed; another follows
 	EventApprovalRequested    = "approval_requested"
 	EventApprovalVote         = "approval_vote"
 	EventApprovalGranted      = "approval_granted"

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/firebreak-ir/firebreak/activities"
+	"github.com/firebreak-ir/firebreak/integrations/config"
 	"github.com/firebreak-ir/firebreak/playbooks"
 )
 
@@ -167,7 +168,21 @@ bad command line (including a --dir that cannot be read or holds no playbook).`,
 			for _, pb := range pbs {
 				fmt.Fprintf(tw, "ok\t%s\t(%s)\n", pb.Metadata.Name, pb.Source)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			// Approver groups this configuration lacks are warnings, not
+			// errors: the worker's configuration is the one that counts.
+			if cfg, err := g.load(config.ModeClient); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: approver groups not checked: %v\n", err)
+			} else {
+				for _, pb := range pbs {
+					for _, w := range pb.UnconfiguredGroups(cfg.Access.Groups) {
+						fmt.Fprintln(cmd.ErrOrStderr(), w)
+					}
+				}
+			}
+			return nil
 		},
 	}
 }
@@ -425,6 +440,9 @@ func approvers(a *playbooks.Approval) []string {
 	if a.Group != "" {
 		who = append(who, a.Group)
 	}
+	if a.UsersFrom != "" {
+		who = append(who, a.UsersFrom)
+	}
 	return append(who, a.Users...)
 }
 
@@ -437,6 +455,9 @@ func approvalText(a *playbooks.Approval) string {
 	}
 	if len(a.Users) > 0 {
 		who = append(who, "users "+strings.Join(a.Users, ", "))
+	}
+	if a.UsersFrom != "" {
+		who = append(who, "users "+a.UsersFrom)
 	}
 	s := fmt.Sprintf("min %d of %s", max(a.Min, 1), strings.Join(who, " or "))
 	if a.Timeout > 0 {

@@ -35,7 +35,12 @@ func brokenDirErrors() []string {
 func joinLines(s ...string) string { return strings.Join(s, "\n") + "\n" }
 
 func TestPlaybookCheckLibrary(t *testing.T) {
-	code, out, errOut := runCLI(t, nil, "playbook", "check")
+	cfg := filepath.Join(t.TempDir(), "firebreak.yaml")
+	groups := "access:\n  groups:\n    comms-leads: [U0CL1]\n    incident-commanders: [U0IC1]\n    engineering-managers: [U0EM]\n"
+	if err := os.WriteFile(cfg, []byte(groups), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, map[string]string{"FIREBREAK_CONFIG": cfg}, "playbook", "check")
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
@@ -46,6 +51,24 @@ func TestPlaybookCheckLibrary(t *testing.T) {
 	)
 	if out != want {
 		t.Fatalf("stdout:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// TestPlaybookCheckWarnsAboutApproverGroups: with no configuration, the
+// groups the library names are warnings (exit 0), and the drill, which
+// needs none, has none.
+func TestPlaybookCheckWarnsAboutApproverGroups(t *testing.T) {
+	code, _, errOut := runCLI(t, nil, "playbook", "check")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	want := `library/incident-triage.yaml:43:5: warning: step "declare-major": approval.group "incident-commanders" is not configured (access.groups.incident-commanders in firebreak.yaml), so it adds nobody to the approvers`
+	if !strings.Contains(errOut, want+"\n") || strings.Contains(errOut, "rollback-drill") {
+		t.Fatalf("stderr %q\nwant it to contain %q", errOut, want)
+	}
+	code, _, errOut = runCLI(t, map[string]string{"FIREBREAK_CONFIG": filepath.Join(t.TempDir(), "missing.yaml")}, "playbook", "check")
+	if code != 0 || !strings.HasPrefix(errOut, "warning: approver groups not checked: ") {
+		t.Fatalf("unreadable configuration: exit %d, stderr %q", code, errOut)
 	}
 }
 

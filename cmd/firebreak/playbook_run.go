@@ -289,6 +289,9 @@ func report(out io.Writer, res workflows.PlaybookResult, jsonOut bool) error {
 
 func approvalWho(a *playbooks.Approval) string {
 	who := append([]string(nil), a.Users...)
+	if a.UsersFrom != "" {
+		who = append(who, a.UsersFrom)
+	}
 	if a.Group != "" {
 		who = append([]string{"group " + a.Group}, who...)
 	}

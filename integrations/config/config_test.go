@@ -104,7 +104,7 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name: "bad member id",
-			file: "access:\n  groups:\n    ic: [alice]\n",
+			file: "access:\n  groups:\n    ic: [Alice Smith]\n",
 			want: []string{`firebreak.yaml:3:5: access.groups.ic: entry 0: want a Slack user ID`},
 		},
 		{

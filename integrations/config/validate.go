@@ -14,6 +14,10 @@ var (
 	slackMemberRe = regexp.MustCompile(`^[UWS][A-Z0-9]{2,}$`)
 	slugRe        = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	slackUserRe   = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+	// cliNameRe is a CLI identity (the name given to --as) in an approver
+	// group. It starts lowercase, so it can never be a Slack ID, and votes
+	// in its name are unverified claims under access.cli.approvals.
+	cliNameRe = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,63}$`)
 )
 
 // errAt builds an error about key. It names where the offending value came
@@ -157,7 +161,12 @@ func (c *Config) validate(mode Mode) ErrorList {
 	checkMembers("access.responders", c.Access.Responders)
 	checkMembers("access.commanders", c.Access.Commanders)
 	for name, members := range c.Access.Groups {
-		checkMembers("access.groups."+name, members)
+		key := "access.groups." + name
+		for i, m := range members {
+			if !slackMemberRe.MatchString(m) && !cliNameRe.MatchString(m) {
+				add(c.errAt(key, "", "entry %d: want a Slack user ID (U…/W…), a user group ID (S…) or a CLI name (lowercase, as given to --as, e.g. alice), got %q", i, m))
+			}
+		}
 		if len(members) == 0 {
 			add(c.errAt("access.groups."+name, "", "group has no members"))
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	goslack "github.com/slack-go/slack"
+
+	"github.com/firebreak-ir/firebreak/activities"
 )
 
 // Groups resolves configured member lists (access.groups, responders,
@@ -41,7 +43,7 @@ func (g *Groups) now() time.Time {
 func (g *Groups) Members(ctx context.Context, group string) ([]string, error) {
 	entries, ok := g.Static[group]
 	if !ok {
-		return nil, fmt.Errorf("unknown approver group %q (configure access.groups.%s)", group, group)
+		return nil, fmt.Errorf("%w %q (configure access.groups.%s)", activities.ErrUnknownGroup, group, group)
 	}
 	return g.Expand(ctx, entries)
 }

@@ -25,6 +25,9 @@ type Driver struct {
 	Actor string
 	// Poll is how often the run's status is read.
 	Poll time.Duration
+	// Channel, for a run bound to a Slack channel (an incident's), is the
+	// channel its votes come from, as a click in that channel would.
+	Channel string
 }
 
 // Drive steers run id until it closes or ctx ends, then returns the
@@ -60,7 +63,7 @@ func (d *Driver) Drive(ctx context.Context, id string) ([]string, error) {
 					if err := d.update(ctx, id, workflows.UpdateApprove, workflows.Vote{
 						// It plays approvers clicking in Slack, whose votes the
 						// bot verified (an unverified CLI claim counts once).
-						StepID: s.ID, Approver: who, PlanHash: s.Approval.PlanHash, Approve: true, Origin: "slack",
+						StepID: s.ID, Approver: who, PlanHash: s.Approval.PlanHash, Approve: true, Origin: "slack", Channel: d.Channel,
 					}); err != nil {
 						return driven, fmt.Errorf("approve %s as %s: %w", key, who, err)
 					}

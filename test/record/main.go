@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -43,6 +42,8 @@ func inputs(playbook string) map[string]string {
 	return map[string]map[string]string{
 		"incident-triage": {"service": "checkout", "severity": "sev2", "summary": "5xx on /pay"},
 		"comms-checklist": {"headline": "Checkout errors: mitigating"},
+		// The driver never approves as the requester, so the drill names its approver.
+		"rollback-drill": {"approvers": "U0ONCALL"},
 	}[playbook]
 }
 
@@ -146,31 +147,41 @@ func recordIncident(ctx context.Context, c client.Client, d *harness.Driver, fak
 			drill = pb
 		}
 	}
-	vals, err := playbooks.ResolveInputs(drill, nil)
+	vals, err := playbooks.ResolveInputs(drill, inputs("rollback-drill"))
 	if err != nil {
 		return err
 	}
-	start := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID: workflows.RegistryWorkflowID, TaskQueue: "firebreak", WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, workflows.IncidentRegistryWorkflow, workflows.RegistryInput{})
-	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateDeclare, WaitForStage: client.WorkflowUpdateStageCompleted,
-			Args: []any{workflows.DeclareRequest{Title: "Recorded drill", Severity: "SEV2", DeclaredBy: "U0REQ", Origin: "record",
-				RequestID: "record-1", Slack: &workflows.IncidentSlack{Invite: []string{"U0IC1"}, Suggested: []string{"rollback-drill"}}}}},
-	})
-	var decl workflows.DeclareResult
-	if err == nil {
-		err = h.Get(ctx, &decl)
-	}
-	if err != nil {
+	// Declares are signals to the registry (as the bot and the CLI send
+	// them); the registry's declared query gives the key.
+	req := workflows.DeclareRequest{Title: "Recorded drill", Severity: "SEV2", DeclaredBy: "U0REQ", Origin: "record",
+		RequestID: "record-1", Slack: &workflows.IncidentSlack{Invite: []string{"U0IC1"}, Suggested: []string{"rollback-drill"}}}
+	if _, err := c.SignalWithStartWorkflow(ctx, workflows.RegistryWorkflowID, workflows.SignalDeclare, req,
+		client.StartWorkflowOptions{ID: workflows.RegistryWorkflowID, TaskQueue: "firebreak"},
+		workflows.IncidentRegistryWorkflow, workflows.RegistryInput{}); err != nil {
 		return fmt.Errorf("declare: %w", err)
+	}
+	var decl workflows.DeclareResult
+	for decl.Key == "" {
+		v, err := c.QueryWorkflow(ctx, workflows.RegistryWorkflowID, "", workflows.QueryDeclared, req.RequestID)
+		if err == nil {
+			err = v.Get(&decl)
+		}
+		if err == nil && decl.Error != "" {
+			return fmt.Errorf("declare: %s", decl.Error)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("declare: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	// Wait for the channel, so the run reports to Slack.
 	for {
 		v, err := c.QueryWorkflow(ctx, decl.WorkflowID, "", workflows.QueryStatus)
 		var st workflows.IncidentState
 		if err == nil && v.Get(&st) == nil && st.SummaryTS != "" {
+			// Votes on the incident's run come from its channel.
+			d.Channel = st.Channel
 			break
 		}
 		select {
