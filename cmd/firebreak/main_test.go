@@ -16,7 +16,7 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, s
 	return code, out.String(), errOut.String()
 }
 
-func TestVersion(t *testing.T) {
+func TestVersionCommand(t *testing.T) {
 	code, out, _ := runCLI(t, nil, "version")
 	if code != 0 || !strings.HasPrefix(out, "firebreak ") || !strings.Contains(out, "temporal sdk") {
 		t.Fatalf("version: %d %q", code, out)

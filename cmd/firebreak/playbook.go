@@ -24,6 +24,8 @@ func newPlaybookCommand(g *globals) *cobra.Command {
 	cmd.PersistentFlags().StringVar(&f.dir, "dir", "", "directory of playbook YAML files (default: the built-in library; env FIREBREAK_PLAYBOOKS)")
 	addInspectCommands(cmd, g, f)
 	addRunCommands(cmd, g, f)
+	// Where people writing playbooks look first; the same as `firebreak actions`.
+	cmd.AddCommand(newActionsCommand())
 	return cmd
 }
 

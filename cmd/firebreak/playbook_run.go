@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/term"
@@ -96,7 +97,8 @@ func newRunCommand(g *globals, f *playbookFlags) *cobra.Command {
 prints each timeline event as it happens. Approval steps print the plan and
 the command that approves it. Exit status: 0 when the run succeeds (or the
 plan is ready), 1 when it fails, is rejected or aborted, 2 for bad input.`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completePlaybookNames(g, f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			reg, err := actionRegistry()
 			if err != nil {
@@ -448,7 +450,13 @@ your own firebreak.yaml lists for the key, else $FIREBREAK_USER).`,
 		},
 	}
 	cmd.Flags().StringVar(&as, "as", "", "who is voting (default $FIREBREAK_USER or $USER; with --key, the Slack user ID the key belongs to)")
-	cmd.Flags().StringVar(&comment, "comment", "", "a note for the timeline")
+	if approve {
+		cmd.Flags().StringVar(&comment, "comment", "", "a note for the timeline (also --reason)")
+		aliasFlag(cmd, "reason", "comment")
+	} else {
+		cmd.Flags().StringVar(&comment, "reason", "", "why, for the timeline (also --comment)")
+		aliasFlag(cmd, "comment", "reason")
+	}
 	cmd.Flags().StringVar(&keyFile, "key", "", "sign the vote with this OpenSSH ed25519 private key (env FIREBREAK_CLI_KEY)")
 	if approve {
 		cmd.Flags().StringVar(&hash, "plan-hash", "", "hash of the plan you reviewed")
@@ -590,6 +598,19 @@ func newAbortCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&as, "as", "", "who aborts (default $FIREBREAK_USER or $USER)")
-	cmd.Flags().StringVar(&reason, "reason", "", "why, for the timeline")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the timeline (also --comment)")
+	aliasFlag(cmd, "comment", "reason")
 	return cmd
+}
+
+// aliasFlag makes --alias another name for cmd's --name, so reject and
+// abort take the same words (--reason, --comment) and old scripts keep
+// working.
+func aliasFlag(cmd *cobra.Command, alias, name string) {
+	cmd.Flags().SetNormalizeFunc(func(_ *pflag.FlagSet, n string) pflag.NormalizedName {
+		if n == alias {
+			n = name
+		}
+		return pflag.NormalizedName(n)
+	})
 }
