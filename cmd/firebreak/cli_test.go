@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -163,5 +165,76 @@ func activitiesPermissions() activities.Permissions {
 		IAM:    []activities.IAMPermission{{Action: "ec2:ModifyInstanceAttribute", Resource: "arn:aws:ec2:*:*:instance/*"}},
 		GitHub: []string{"issues:write"},
 		Slack:  []string{"chat:write"},
+	}
+}
+
+// writePlaybooks writes name -> YAML into a fresh directory.
+func writePlaybooks(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const callsShipped = `apiVersion: firebreak/v1
+kind: Playbook
+metadata: {name: my-update}
+steps:
+  - id: update
+    call: {playbook: comms-checklist, with: {headline: "all good"}}
+`
+
+const myDrill = `apiVersion: firebreak/v1
+kind: Playbook
+metadata: {name: rollback-drill, title: My own drill}
+steps:
+  - id: only
+    action: core.noop
+`
+
+// TestDirAddsToTheLibrary: --dir and FIREBREAK_PLAYBOOKS add playbooks to
+// the shipped ones, which they may call, and replace a shipped one of the
+// same name, saying so.
+func TestDirAddsToTheLibrary(t *testing.T) {
+	dir := writePlaybooks(t, map[string]string{"update.yaml": callsShipped, "drill.yaml": myDrill})
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		args []string
+	}{
+		"--dir":               {nil, []string{"playbook", "list", "--dir", dir}},
+		"FIREBREAK_PLAYBOOKS": {map[string]string{"FIREBREAK_PLAYBOOKS": dir}, []string{"playbook", "list"}},
+	} {
+		code, out, errOut := runCLI(t, tc.env, tc.args...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s", name, code, errOut)
+		}
+		for _, want := range []string{"my-update ", "comms-checklist ", "incident-triage ", "rollback-drill   My own drill "} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: list lacks %q:\n%s", name, want, out)
+			}
+		}
+		if want := "note: " + filepath.Join(dir, "drill.yaml") + " replaces the shipped playbook rollback-drill\n"; errOut != want {
+			t.Errorf("%s: stderr %q, want %q", name, errOut, want)
+		}
+	}
+	// The call of a shipped playbook is linked: show lists it.
+	code, out, _ := runCLI(t, nil, "playbook", "show", "--dir", dir, "my-update")
+	if code != 0 || !strings.Contains(out, "Calls:       comms-checklist") {
+		t.Errorf("show my-update: exit %d\n%s", code, out)
+	}
+	// check reports the directory's playbooks only.
+	code, out, _ = runCLI(t, nil, "playbook", "check", "--dir", dir)
+	if code != 0 || strings.Contains(out, "incident-triage") || !strings.Contains(out, "my-update") || !strings.Contains(out, "rollback-drill") {
+		t.Errorf("check --dir: exit %d\n%s", code, out)
+	}
+	// A call to a playbook that exists nowhere is still a load error.
+	bad := writePlaybooks(t, map[string]string{"bad.yaml": strings.Replace(callsShipped, "comms-checklist", "comms-checklst", 1)})
+	code, _, errOut := runCLI(t, nil, "playbook", "check", "--dir", bad)
+	if code != exitFailure || !strings.Contains(errOut, `call to unknown playbook "comms-checklst" (did you mean "comms-checklist"?)`) {
+		t.Errorf("check a bad call: exit %d\n%s", code, errOut)
 	}
 }

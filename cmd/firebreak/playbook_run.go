@@ -104,7 +104,7 @@ plan is ready), 1 when it fails, is rejected or aborted, 2 for bad input.`,
 			if err != nil {
 				return err
 			}
-			pb, err := f.find(g, reg, args[0])
+			pb, err := f.find(g, reg, args[0], cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
