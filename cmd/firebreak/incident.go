@@ -37,7 +37,7 @@ func newIncidentDeclareCommand(g *globals) *cobra.Command {
 			if err := req.Validate(); err != nil {
 				return usageError{err}
 			}
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				req.Config = s.cfg.PlaybookView()
 				if s.cfg.Slack.BotToken.IsSet() {
 					req.Slack = &workflows.IncidentSlack{Invite: s.cfg.Access.Invite, Announce: s.cfg.Channels.Announce, Suggested: s.cfg.Channels.Suggested}
@@ -186,7 +186,7 @@ func newIncidentStatusCommand(g *globals) *cobra.Command {
 		Short: "Show an incident: severity, status, roles, channel and playbook runs",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				v, err := s.client.QueryWorkflow(ctx, workflows.IncidentWorkflowID(args[0]), "", workflows.QueryStatus)
 				var st workflows.IncidentState
 				if err == nil {

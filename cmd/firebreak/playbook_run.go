@@ -120,7 +120,7 @@ plan is ready), 1 when it fails, is rejected or aborted, 2 for bad input.`,
 			if err != nil {
 				return usageError{fmt.Errorf("playbook %s: %w", pb.Metadata.Name, err)}
 			}
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				mode := workflows.ModeRun
 				if plan {
 					mode = workflows.ModePlan
@@ -202,9 +202,11 @@ func follow(ctx context.Context, c client.Client, run client.WorkflowRun, out io
 }
 
 func queryTimeline(ctx context.Context, c client.Client, id string) ([]workflows.Event, error) {
+	ctx, cancel := context.WithTimeout(ctx, callWait)
+	defer cancel()
 	v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryTimeline)
 	if err != nil {
-		return nil, err
+		return nil, timedOut(err, "the timeline of "+id, callWait)
 	}
 	var ev []workflows.Event
 	return ev, v.Get(&ev)
@@ -212,9 +214,11 @@ func queryTimeline(ctx context.Context, c client.Client, id string) ([]workflows
 
 func queryStatus(ctx context.Context, c client.Client, id string) (workflows.RunStatus, error) {
 	var st workflows.RunStatus
+	ctx, cancel := context.WithTimeout(ctx, callWait)
+	defer cancel()
 	v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
 	if err != nil {
-		return st, fmt.Errorf("status of %s: %w", id, err)
+		return st, fmt.Errorf("status of %s: %w", id, timedOut(err, "the status of "+id, callWait))
 	}
 	return st, v.Get(&st)
 }
@@ -304,7 +308,7 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Short: "Show a run's steps, open approvals (with plan hashes) and tasks",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				st, err := queryStatus(ctx, s.client, args[0])
 				if err != nil {
 					return err
@@ -337,7 +341,7 @@ func newTimelineCommand(g *globals, use, short string, workflowID func(arg strin
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				ev, err := queryTimeline(ctx, s.client, workflowID(args[0]))
 				if err != nil {
 					return fmt.Errorf("timeline of %s: %w", args[0], err)
@@ -359,14 +363,16 @@ func newTimelineCommand(g *globals, use, short string, workflowID func(arg strin
 // update sends a workflow update and waits for its result; a validator's
 // refusal comes back as an error carrying the reason.
 func update(ctx context.Context, c client.Client, id, name string, arg, result any) error {
+	ctx, cancel := context.WithTimeout(ctx, callWait)
+	defer cancel()
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: id, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
-	if err != nil {
-		return fmt.Errorf("%s: %w", id, refused(err))
+	if err == nil {
+		err = h.Get(ctx, result)
 	}
-	if err := h.Get(ctx, result); err != nil {
-		return fmt.Errorf("%s: %w", id, refused(err))
+	if err != nil {
+		return fmt.Errorf("%s: %w", id, timedOut(refused(err), fmt.Sprintf("workflow %s to take the %s update", id, name), callWait))
 	}
 	return nil
 }
@@ -413,7 +419,16 @@ your own firebreak.yaml lists for the key, else $FIREBREAK_USER).`,
 					return usageError{err}
 				}
 			}
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
+				if hash != "" {
+					st, err := queryStatus(ctx, s.client, args[0])
+					if err != nil {
+						return err
+					}
+					if hash, err = resolvePlanHash(st, args[0], args[1], hash); err != nil {
+						return err
+					}
+				}
 				v := workflows.Vote{
 					StepID: args[1], Approver: g.requester(as), PlanHash: hash, Approve: approve, Comment: comment, Origin: "cli",
 				}
@@ -459,9 +474,42 @@ your own firebreak.yaml lists for the key, else $FIREBREAK_USER).`,
 	}
 	cmd.Flags().StringVar(&keyFile, "key", "", "sign the vote with this OpenSSH ed25519 private key (env FIREBREAK_CLI_KEY)")
 	if approve {
-		cmd.Flags().StringVar(&hash, "plan-hash", "", "hash of the plan you reviewed")
+		cmd.Flags().StringVar(&hash, "plan-hash", "", "hash of the plan you reviewed, or its first 8 or more characters (as the timeline shows)")
 	}
 	return cmd
+}
+
+// minPlanHashPrefix is the shortest --plan-hash accepted: 32 bits, so a
+// prefix does not match another plan by accident.
+const minPlanHashPrefix = 8
+
+// resolvePlanHash turns the --plan-hash given for step of run (a prefix
+// of the open gate's hash, at least minPlanHashPrefix hex characters, as
+// the timeline shows 12) into the full hash the vote must carry and sign.
+// Without an open gate it returns given as it is: the run's validator
+// then says why the step takes no vote.
+func resolvePlanHash(st workflows.RunStatus, run, step, given string) (string, error) {
+	var current string
+	for _, s := range st.Steps {
+		if s.ID == step && s.Approval != nil && s.Approval.Open {
+			current = s.Approval.PlanHash
+		}
+	}
+	if current == "" {
+		return given, nil
+	}
+	short := current[:min(12, len(current))]
+	if len(given) < minPlanHashPrefix {
+		return "", usageError{fmt.Errorf("--plan-hash %q is too short: give at least %d characters of step %s's plan hash (now %s; `firebreak playbook status %s` shows the plan)", given, minPlanHashPrefix, step, short, run)}
+	}
+	if len(given) == len(current) && given != current {
+		// A full hash: the run's validator refuses it with its own reason.
+		return given, nil
+	}
+	if !strings.HasPrefix(current, strings.ToLower(given)) {
+		return "", fmt.Errorf("--plan-hash %s does not match step %s's plan, now %s: it changed since it was shown, or the hash is mistyped; review it with `firebreak playbook status %s`", given, step, short, run)
+	}
+	return current, nil
 }
 
 // readCLIKey reads an OpenSSH ed25519 private key, asking for its
@@ -539,7 +587,7 @@ func newCompleteCommand(g *globals) *cobra.Command {
 		Short: "Mark a manual task done",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				var st workflows.StepState
 				if err := update(ctx, s.client, args[0], workflows.UpdateCompleteTask, workflows.TaskCompletion{
 					StepID: args[1], Actor: g.requester(as), Note: note, Origin: "cli",
@@ -563,7 +611,7 @@ func newSignalCommand(g *globals) *cobra.Command {
 		Short: "Release `wait: {signal: NAME}` steps",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				if err := s.client.SignalWorkflow(ctx, args[0], "", workflows.SignalResume, workflows.Resume{
 					Name: args[1], Actor: g.requester(as), Origin: "cli",
 				}); err != nil {
@@ -585,7 +633,7 @@ func newAbortCommand(g *globals) *cobra.Command {
 		Short: "Abort a run between or during steps (rolling back if the playbook says so)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				var state string
 				if err := update(ctx, s.client, args[0], workflows.UpdateAbort, workflows.AbortRequest{
 					Actor: g.requester(as), Reason: reason, Origin: "cli",
