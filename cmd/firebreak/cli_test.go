@@ -238,3 +238,16 @@ func TestDirAddsToTheLibrary(t *testing.T) {
 		t.Errorf("check a bad call: exit %d\n%s", code, errOut)
 	}
 }
+
+func TestIncidentKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"inc-2026-0001":          "INC-2026-0001",
+		" INC-2026-0001 ":        "INC-2026-0001",
+		"incident-INC-2026-0042": "INC-2026-0042",
+		"Inc-2026-0042":          "INC-2026-0042",
+	} {
+		if got := incidentKey(in); got != want {
+			t.Errorf("incidentKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -49,6 +49,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err == nil {
 		return 0
 	}
+	var d detached
+	if errors.As(err, &d) {
+		fmt.Fprintf(stderr, "\nfirebreak: %v\n", err)
+		return exitDetached
+	}
 	var ue usageError
 	if errors.As(err, &ue) || config.IsConfigError(err) || isCobraUsage(err) {
 		fmt.Fprintf(stderr, "firebreak: %v\n", err)

@@ -71,6 +71,8 @@ func (g *globals) requester(as string) string {
 func addRunCommands(cmd *cobra.Command, g *globals, f *playbookFlags) {
 	cmd.AddCommand(
 		newRunCommand(g, f),
+		newWatchCommand(g),
+		newRunsCommand(g),
 		newStatusCommand(g),
 		newTimelineCommand(g, "timeline RUN_ID", "Print a run's timeline", func(id string) string { return id }),
 		newVoteCommand(g, true),
@@ -95,30 +97,16 @@ func newRunCommand(g *globals, f *playbookFlags) *cobra.Command {
 		Short: "Run a playbook (or --plan it) and follow it step by step",
 		Long: `run starts the playbook on Temporal (firebreak dev, or TEMPORAL_ADDRESS) and
 prints each timeline event as it happens. Approval steps print the plan and
-the command that approves it. Exit status: 0 when the run succeeds (or the
-plan is ready), 1 when it fails, is rejected or aborted, 2 for bad input.`,
+the command that approves it. Ctrl-C stops following, not the run, and
+prints how to follow it again (playbook watch). Exit status: 0 when the run succeeds (or the
+plan is ready), 1 when it fails, is rejected or aborted (or no worker
+polls the task queue), 2 for bad input, 130 after Ctrl-C.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completePlaybookNames(g, f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg, err := actionRegistry()
+			pb, vals, err := resolveRun(cmd, g, f, args[0], inputs)
 			if err != nil {
 				return err
-			}
-			pb, err := f.find(g, reg, args[0], cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			given := map[string]string{}
-			for _, kv := range inputs {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok || k == "" {
-					return usageError{fmt.Errorf("--input %q: want key=value", kv)}
-				}
-				given[k] = v
-			}
-			vals, err := playbooks.ResolveInputs(pb, given)
-			if err != nil {
-				return usageError{fmt.Errorf("playbook %s: %w", pb.Metadata.Name, err)}
 			}
 			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				mode := workflows.ModeRun
@@ -143,11 +131,7 @@ plan is ready), 1 when it fails, is rejected or aborted, 2 for bad input.`,
 				if !jsonOut {
 					fmt.Fprintf(out, "run %s of %s (%s mode) started as %s\n", run.GetID(), pb.Metadata.Name, mode, in.Requester)
 				}
-				res, err := follow(ctx, s.client, run, out, pollEvery, jsonOut)
-				if err != nil {
-					return err
-				}
-				return report(out, res, jsonOut)
+				return followAndReport(cmd, s, run.GetID(), pollEvery, jsonOut)
 			})
 		},
 	}
@@ -363,6 +347,14 @@ func newTimelineCommand(g *globals, use, short string, workflowID func(arg strin
 // update sends a workflow update and waits for its result; a validator's
 // refusal comes back as an error carrying the reason.
 func update(ctx context.Context, c client.Client, id, name string, arg, result any) error {
+	if err := sendUpdate(ctx, c, id, name, arg, result); err != nil {
+		return fmt.Errorf("%s: %w", id, err)
+	}
+	return nil
+}
+
+// sendUpdate is update without the workflow ID in its errors.
+func sendUpdate(ctx context.Context, c client.Client, id, name string, arg, result any) error {
 	ctx, cancel := context.WithTimeout(ctx, callWait)
 	defer cancel()
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
@@ -372,7 +364,7 @@ func update(ctx context.Context, c client.Client, id, name string, arg, result a
 		err = h.Get(ctx, result)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", id, timedOut(refused(err), fmt.Sprintf("workflow %s to take the %s update", id, name), callWait))
+		return timedOut(refused(err), fmt.Sprintf("workflow %s to take the %s update", id, name), callWait)
 	}
 	return nil
 }
