@@ -168,7 +168,7 @@ func newIncidentListCommand(g *globals) *cobra.Command {
 					Title    string    `json:"title"`
 					Started  time.Time `json:"started"`
 				}
-				var rows []row
+				rows := []row{}
 				for _, e := range resp.GetExecutions() {
 					r := row{Key: strings.TrimPrefix(e.GetExecution().GetWorkflowId(), "incident-"), Started: e.GetStartTime().AsTime()}
 					// The title is not a search attribute; it is in the

@@ -112,6 +112,7 @@ func newIncidentRunCommand(g *globals, plan bool) *cobra.Command {
 		detach    bool
 		jsonOut   bool
 		pollEvery time.Duration
+		planFlag  bool
 	)
 	use, short := "run KEY PLAYBOOK [--input k=v ...]", "Run a playbook in the incident (or --plan it) and follow it"
 	if plan {
@@ -139,7 +140,7 @@ ready), 1 when it fails, is rejected or aborted, 2 for bad input.`,
 				return err
 			}
 			mode := workflows.ModeRun
-			if plan {
+			if plan || planFlag {
 				mode = workflows.ModePlan
 			}
 			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
@@ -164,6 +165,9 @@ ready), 1 when it fails, is rejected or aborted, 2 for bad input.`,
 		},
 	}
 	cmd.Flags().StringVar(&f.dir, "dir", "", "directory of playbook YAML files to add to the built-in library (env FIREBREAK_PLAYBOOKS)")
+	if !plan {
+		cmd.Flags().BoolVar(&planFlag, "plan", false, "describe every step and change nothing (as `incident plan`)")
+	}
 	cmd.Flags().StringArrayVarP(&inputs, "input", "i", nil, "playbook input as key=value (repeatable)")
 	cmd.Flags().StringVar(&as, "as", "", "who is running it (default $FIREBREAK_USER or $USER)")
 	cmd.Flags().BoolVar(&detach, "detach", false, "print the run ID and return without following")

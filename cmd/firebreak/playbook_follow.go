@@ -171,7 +171,7 @@ completed for any run that has ended.`, maxRunsScanned),
 func listRuns(ctx context.Context, s *stack, query, status, playbook string, limit int) ([]runRow, error) {
 	ctx, cancel := context.WithTimeout(ctx, callWait)
 	defer cancel()
-	var rows []runRow
+	rows := []runRow{}
 	var token []byte
 	scanned := 0
 	for len(rows) < limit && scanned < maxRunsScanned {

@@ -27,7 +27,7 @@ const (
 type noWorker struct{ taskQueue string }
 
 func (e noWorker) Error() string {
-	return fmt.Sprintf("no worker is polling task queue %s; is `firebreak dev` or `firebreak worker` running (with TEMPORAL_TASK_QUEUE=%s)?", e.taskQueue, e.taskQueue)
+	return fmt.Sprintf("no worker is polling task queue %s; is `firebreak dev` or `firebreak worker` running? (workers poll the queue their TEMPORAL_TASK_QUEUE names)", e.taskQueue)
 }
 
 // requireWorker fails fast when no worker polls the configured task queue,
