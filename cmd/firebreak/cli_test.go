@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/firebreak-ir/firebreak/activities"
 )
@@ -249,5 +252,23 @@ func TestIncidentKey(t *testing.T) {
 		if got := incidentKey(in); got != want {
 			t.Errorf("incidentKey(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestTimedOutSaysWhat: a deadline that ran out names what the CLI waited
+// for, however the SDK reported it; other errors pass through.
+func TestTimedOutSaysWhat(t *testing.T) {
+	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancel()
+	grpcStyle := errors.New("rpc error: code = DeadlineExceeded desc = context deadline exceeded")
+	for _, err := range []error{context.DeadlineExceeded, grpcStyle} {
+		got := timedOut(ctx, err, "the status of run-1", callWait)
+		if !strings.Contains(got.Error(), "no answer within 30s while waiting for the status of run-1") || !errors.Is(got, err) {
+			t.Errorf("%v: got %v", err, got)
+		}
+	}
+	other := errors.New("workflow not found")
+	if got := timedOut(context.Background(), other, "x", callWait); got != other {
+		t.Errorf("other error: got %v", got)
 	}
 }

@@ -233,7 +233,7 @@ func newIncidentStatusCommand(g *globals) *cobra.Command {
 					err = v.Get(&st)
 				}
 				if err != nil {
-					return fmt.Errorf("incident %s: %w", incidentKey(args[0]), timedOut(err, "the incident's status", callWait))
+					return fmt.Errorf("incident %s: %w", incidentKey(args[0]), timedOut(qctx, err, "the incident's status", callWait))
 				}
 				out := cmd.OutOrStdout()
 				if jsonOut {

@@ -36,7 +36,7 @@ func newPingCommand(g *globals) *cobra.Command {
 			}
 			var res workflows.PingResult
 			if err := run.Get(ctx, &res); err != nil {
-				return fmt.Errorf("ping workflow %s: %w", run.GetID(), timedOut(err, "a worker on task queue "+s.cfg.Temporal.TaskQueue+" to run it", timeout))
+				return fmt.Errorf("ping workflow %s: %w", run.GetID(), timedOut(ctx, err, "a worker on task queue "+s.cfg.Temporal.TaskQueue+" to run it", timeout))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s (workflow %s, worker %s)\n", res.Reply, run.GetID(), res.WorkerID)
 			return nil

@@ -179,7 +179,7 @@ func listRuns(ctx context.Context, s *stack, query, status, playbook string, lim
 			Namespace: s.cfg.Temporal.Namespace, Query: query, PageSize: int32(min(100, maxRunsScanned-scanned)), NextPageToken: token,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("list runs: %w", timedOut(err, "Temporal's list of runs", callWait))
+			return nil, fmt.Errorf("list runs: %w", timedOut(ctx, err, "Temporal's list of runs", callWait))
 		}
 		for _, e := range resp.GetExecutions() {
 			scanned++

@@ -190,7 +190,7 @@ func queryTimeline(ctx context.Context, c client.Client, id string) ([]workflows
 	defer cancel()
 	v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryTimeline)
 	if err != nil {
-		return nil, timedOut(err, "the timeline of "+id, callWait)
+		return nil, timedOut(ctx, err, "the timeline of "+id, callWait)
 	}
 	var ev []workflows.Event
 	return ev, v.Get(&ev)
@@ -202,7 +202,7 @@ func queryStatus(ctx context.Context, c client.Client, id string) (workflows.Run
 	defer cancel()
 	v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
 	if err != nil {
-		return st, fmt.Errorf("status of %s: %w", id, timedOut(err, "the status of "+id, callWait))
+		return st, fmt.Errorf("status of %s: %w", id, timedOut(ctx, err, "the status of "+id, callWait))
 	}
 	return st, v.Get(&st)
 }
@@ -364,7 +364,7 @@ func sendUpdate(ctx context.Context, c client.Client, id, name string, arg, resu
 		err = h.Get(ctx, result)
 	}
 	if err != nil {
-		return timedOut(refused(err), fmt.Sprintf("workflow %s to take the %s update", id, name), callWait)
+		return timedOut(ctx, refused(err), fmt.Sprintf("workflow %s to take the %s update", id, name), callWait)
 	}
 	return nil
 }

@@ -58,10 +58,11 @@ func (g *globals) withWorker(cmd *cobra.Command, fn func(ctx context.Context, s 
 	})
 }
 
-// timedOut turns a deadline that ran out into a sentence saying what the
-// CLI waited for; other errors pass through.
-func timedOut(err error, what string, d time.Duration) error {
-	if errors.Is(err, context.DeadlineExceeded) {
+// timedOut turns a deadline of ctx that ran out into a sentence saying
+// what the CLI waited for; other errors pass through. ctx is checked too:
+// the SDK reports a deadline as a gRPC status, not context.DeadlineExceeded.
+func timedOut(ctx context.Context, err error, what string, d time.Duration) error {
+	if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded)) {
 		return fmt.Errorf("no answer within %s while waiting for %s (is a worker running it?): %w", d, what, err)
 	}
 	return err
