@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,10 +17,25 @@ import (
 )
 
 func newIncidentCommand(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "incident", Short: "Declare, list and inspect incidents"}
-	cmd.AddCommand(newIncidentDeclareCommand(g), newIncidentListCommand(g), newIncidentStatusCommand(g), newTimelineCommand(g, "timeline KEY", "Print an incident's whole timeline, playbook runs included", workflows.IncidentWorkflowID))
+	cmd := &cobra.Command{Use: "incident", Short: "Declare, list, inspect and steer incidents (keys are case-insensitive)"}
+	cmd.AddCommand(newIncidentDeclareCommand(g), newIncidentListCommand(g), newIncidentStatusCommand(g),
+		newTimelineCommand(g, "timeline KEY", "Print an incident's whole timeline, playbook runs included", incidentWorkflowID))
+	addIncidentSteerCommands(cmd, g)
 	return cmd
 }
+
+// incidentKey is the canonical form of a key as typed: INC-2026-0042 from
+// inc-2026-0042 (or from the workflow ID, incident-INC-2026-0042).
+func incidentKey(arg string) string {
+	key := strings.ToUpper(strings.TrimSpace(arg))
+	if rest, ok := strings.CutPrefix(key, "INCIDENT-"); ok && strings.HasPrefix(rest, "INC-") {
+		return rest
+	}
+	return key
+}
+
+// incidentWorkflowID is the workflow of the incident arg names.
+func incidentWorkflowID(arg string) string { return workflows.IncidentWorkflowID(incidentKey(arg)) }
 
 func newIncidentDeclareCommand(g *globals) *cobra.Command {
 	var sev, as string
@@ -37,7 +54,7 @@ func newIncidentDeclareCommand(g *globals) *cobra.Command {
 			if err := req.Validate(); err != nil {
 				return usageError{err}
 			}
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				req.Config = s.cfg.PlaybookView()
 				if s.cfg.Slack.BotToken.IsSet() {
 					req.Slack = &workflows.IncidentSlack{Invite: s.cfg.Access.Invite, Announce: s.cfg.Channels.Announce, Suggested: s.cfg.Channels.Suggested}
@@ -105,6 +122,11 @@ func awaitDeclared(ctx context.Context, c client.Client, requestID string, withi
 	}
 }
 
+// settableStatuses are the statuses `incident status KEY NEW` moves to.
+func settableStatuses() []string {
+	return []string{workflows.StatusInvestigating, workflows.StatusContained, workflows.StatusRecovering}
+}
+
 func validSeverity(s string) bool {
 	switch strings.TrimPrefix(strings.ToUpper(s), "SEV") {
 	case "1", "2", "3", "4":
@@ -143,11 +165,19 @@ func newIncidentListCommand(g *globals) *cobra.Command {
 					Key      string    `json:"key"`
 					Severity string    `json:"severity"`
 					Status   string    `json:"status"`
+					Title    string    `json:"title"`
 					Started  time.Time `json:"started"`
 				}
-				var rows []row
+				rows := []row{}
 				for _, e := range resp.GetExecutions() {
 					r := row{Key: strings.TrimPrefix(e.GetExecution().GetWorkflowId(), "incident-"), Started: e.GetStartTime().AsTime()}
+					// The title is not a search attribute; it is in the
+					// incident's input, which continue-as-new carries on.
+					var in workflows.IncidentInput
+					if err := startInput(ctx, s.client, s.cfg.Temporal.Namespace, e.GetExecution(), &in); err != nil {
+						return fmt.Errorf("list incidents: %w", err)
+					}
+					r.Title = in.Title
 					fields := e.GetSearchAttributes().GetIndexedFields()
 					if p := fields[workflows.SeverityKey.GetName()]; p != nil {
 						_ = json.Unmarshal(p.GetData(), &r.Severity)
@@ -165,11 +195,12 @@ func newIncidentListCommand(g *globals) *cobra.Command {
 					fmt.Fprintln(out, "no incidents")
 					return nil
 				}
-				fmt.Fprintf(out, "%-16s %-5s %-14s %s\n", "KEY", "SEV", "STATUS", "DECLARED")
+				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "KEY\tSEV\tSTATUS\tDECLARED\tTITLE")
 				for _, r := range rows {
-					fmt.Fprintf(out, "%-16s %-5s %-14s %s\n", r.Key, r.Severity, r.Status, r.Started.UTC().Format(time.RFC3339))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Key, r.Severity, r.Status, r.Started.UTC().Format(time.RFC3339), foldSpace(r.Title))
 				}
-				return nil
+				return tw.Flush()
 			})
 		},
 	}
@@ -181,19 +212,28 @@ func newIncidentListCommand(g *globals) *cobra.Command {
 
 func newIncidentStatusCommand(g *globals) *cobra.Command {
 	var jsonOut bool
+	var as string
 	cmd := &cobra.Command{
-		Use:   "status KEY",
-		Short: "Show an incident: severity, status, roles, channel and playbook runs",
-		Args:  cobra.ExactArgs(1),
+		Use:   "status KEY [investigating|contained|recovering]",
+		Short: "Show an incident: severity, status, roles, channel and playbook runs; or move it to a new status",
+		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
-				v, err := s.client.QueryWorkflow(ctx, workflows.IncidentWorkflowID(args[0]), "", workflows.QueryStatus)
+			if len(args) == 2 {
+				if !slices.Contains(settableStatuses(), strings.ToLower(args[1])) {
+					return usageError{fmt.Errorf("status %q: use %s (resolve with `firebreak incident resolve`)", args[1], strings.Join(settableStatuses(), ", "))}
+				}
+				return g.changeIncident(cmd, args[0], workflows.UpdateSetStatus, workflows.ChangeRequest{Actor: g.requester(as), Value: strings.ToLower(args[1])})
+			}
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
+				qctx, cancel := context.WithTimeout(ctx, callWait)
+				defer cancel()
+				v, err := s.client.QueryWorkflow(qctx, incidentWorkflowID(args[0]), "", workflows.QueryStatus)
 				var st workflows.IncidentState
 				if err == nil {
 					err = v.Get(&st)
 				}
 				if err != nil {
-					return fmt.Errorf("incident %s: %w", args[0], err)
+					return fmt.Errorf("incident %s: %w", incidentKey(args[0]), timedOut(qctx, err, "the incident's status", callWait))
 				}
 				out := cmd.OutOrStdout()
 				if jsonOut {
@@ -216,5 +256,6 @@ func newIncidentStatusCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
+	cmd.Flags().StringVar(&as, "as", "", "who changes the status (default $FIREBREAK_USER or $USER)")
 	return cmd
 }

@@ -40,9 +40,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	// Cobra adds `completion` when it executes, writing to the output set
+	// by then; add it now so it gets the same unknown-subcommand check as
+	// the rest.
+	root.InitDefaultCompletionCmd()
+	refuseUnknownSubcommands(root)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
+	}
+	var d detached
+	if errors.As(err, &d) {
+		fmt.Fprintf(stderr, "\nfirebreak: %v\n", err)
+		return exitDetached
 	}
 	var ue usageError
 	if errors.As(err, &ue) || config.IsConfigError(err) || isCobraUsage(err) {
@@ -93,8 +103,42 @@ func newRootCommand(getenv func(string) string) *cobra.Command {
 		newPlaybookCommand(g),
 		newIncidentCommand(g),
 		newVersionCommand(),
+		newActionsCommand(),
 	)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group below the root fail
+// on an unknown subcommand the way cobra fails at the top level (exit 2,
+// "did you mean"). Cobra checks only the root: a group without a Run of
+// its own otherwise prints its help and exits 0, so `playbook aprove`
+// would look like success to a script.
+func refuseUnknownSubcommands(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		refuseUnknownSubcommands(c)
+		if !c.HasSubCommands() || c.Runnable() {
+			continue
+		}
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return usageError{fmt.Errorf("unknown command %q for %q%s", args[0], cmd.CommandPath(), didYouMean(cmd, args[0]))}
+		}
+	}
+}
+
+// didYouMean is cobra's suggestion text for an unknown subcommand of cmd.
+func didYouMean(cmd *cobra.Command, arg string) string {
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default at the top level
+	}
+	s := cmd.SuggestionsFor(arg)
+	if len(s) == 0 {
+		return ""
+	}
+	return "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
 }
 
 // load reads configuration for mode, with command-line flags taking

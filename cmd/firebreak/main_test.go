@@ -16,7 +16,7 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, s
 	return code, out.String(), errOut.String()
 }
 
-func TestVersion(t *testing.T) {
+func TestVersionCommand(t *testing.T) {
 	code, out, _ := runCLI(t, nil, "version")
 	if code != 0 || !strings.HasPrefix(out, "firebreak ") || !strings.Contains(out, "temporal sdk") {
 		t.Fatalf("version: %d %q", code, out)
@@ -89,7 +89,18 @@ func TestClientCommandUsageErrors(t *testing.T) {
 		{[]string{"incident", "list", "--sev", "9"}, `--sev "9": use 1, 2, 3 or 4`},
 		{[]string{"incident", "declare", "x", "--sev", "0"}, `--sev "0": use 1, 2, 3 or 4`},
 		{[]string{"incident", "declare", "  "}, "an incident needs a title"},
-		{[]string{"incident", "status"}, "accepts 1 arg"},
+		{[]string{"incident", "status"}, "accepts between 1 and 2 arg(s), received 0"},
+		{[]string{"incident", "status", "inc-2026-0001", "resolved"}, `status "resolved": use investigating, contained, recovering (resolve with`},
+		{[]string{"incident", "sev", "inc-2026-0001", "5"}, `severity "5": use 1, 2, 3 or 4`},
+		{[]string{"incident", "role", "inc-2026-0001", "boss", "U1"}, `role "boss": use commander, scribe, comms`},
+		{[]string{"incident", "role", "inc-2026-0001", "scribe"}, "accepts 3 arg(s), received 2"},
+		{[]string{"incident", "note", "inc-2026-0001", " "}, "a note needs text"},
+		{[]string{"incident", "note", "inc-2026-0001"}, "requires at least 2 arg(s)"},
+		{[]string{"incident", "run", "inc-2026-0001", "rollback-dril"}, `did you mean "rollback-drill"?`},
+		{[]string{"incident", "plan", "inc-2026-0001", "rollback-drill", "-i", "nope=1"}, `unknown input "nope"`},
+		{[]string{"playbook", "runs", "--status", "happy"}, `--status "happy": use one of running, succeeded`},
+		{[]string{"playbook", "runs", "--limit", "0"}, "--limit 0: want 1 or more"},
+		{[]string{"playbook", "watch"}, "accepts 1 arg(s), received 0"},
 	} {
 		code, _, errOut := runCLI(t, map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1"}, tc.args...)
 		if code != exitUsage || !strings.Contains(errOut, tc.want) {

@@ -25,6 +25,9 @@ func newPingCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer func() { _ = s.stop() }()
+			if err := requireWorker(ctx, s); err != nil {
+				return err
+			}
 			run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 				TaskQueue: s.cfg.Temporal.TaskQueue,
 			}, workflows.PingWorkflow, workflows.PingInput{Message: message})
@@ -33,7 +36,7 @@ func newPingCommand(g *globals) *cobra.Command {
 			}
 			var res workflows.PingResult
 			if err := run.Get(ctx, &res); err != nil {
-				return fmt.Errorf("ping workflow %s: %w", run.GetID(), err)
+				return fmt.Errorf("ping workflow %s: %w", run.GetID(), timedOut(ctx, err, "a worker on task queue "+s.cfg.Temporal.TaskQueue+" to run it", timeout))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s (workflow %s, worker %s)\n", res.Reply, run.GetID(), res.WorkerID)
 			return nil

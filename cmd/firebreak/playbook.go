@@ -1,7 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"io"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -11,7 +15,7 @@ import (
 
 // playbookFlags are shared by the playbook subcommands.
 type playbookFlags struct {
-	// dir holds the playbooks to use instead of the built-in library.
+	// dir holds playbooks to add to the built-in library.
 	dir string
 }
 
@@ -21,9 +25,11 @@ func newPlaybookCommand(g *globals) *cobra.Command {
 		Use:   "playbook",
 		Short: "Check, inspect and run playbooks",
 	}
-	cmd.PersistentFlags().StringVar(&f.dir, "dir", "", "directory of playbook YAML files (default: the built-in library; env FIREBREAK_PLAYBOOKS)")
+	cmd.PersistentFlags().StringVar(&f.dir, "dir", "", "directory of playbook YAML files to add to the built-in library; one with a shipped playbook's name replaces it (env FIREBREAK_PLAYBOOKS)")
 	addInspectCommands(cmd, g, f)
 	addRunCommands(cmd, g, f)
+	// Where people writing playbooks look first; the same as `firebreak actions`.
+	cmd.AddCommand(newActionsCommand())
 	return cmd
 }
 
@@ -37,22 +43,52 @@ func actionRegistry() (*activities.Registry, error) {
 	return reg, nil
 }
 
-// library loads the playbooks from --dir, FIREBREAK_PLAYBOOKS, or the
-// built-in library, in that order.
-func (f *playbookFlags) library(g *globals, reg *activities.Registry) ([]*playbooks.Playbook, error) {
-	dir := f.dir
+// library loads the built-in library plus, when --dir or
+// FIREBREAK_PLAYBOOKS names a directory, the playbooks in it: a call may
+// name a playbook in either, and yours replace a shipped one of the same
+// name, which notes (when not nil) is told.
+func (f *playbookFlags) library(g *globals, reg *activities.Registry, notes io.Writer) ([]*playbooks.Playbook, error) {
+	ov, err := f.overlay(g, reg, notes)
+	return ov.Playbooks, err
+}
+
+// overlay is library with the playbooks from the directory counted (Own
+// is 0 without one).
+func (f *playbookFlags) overlay(g *globals, reg *activities.Registry, notes io.Writer) (playbooks.Overlay, error) {
+	dir := f.playbookDir(g)
 	if dir == "" {
-		dir = g.getenv("FIREBREAK_PLAYBOOKS")
+		pbs, err := playbooks.Library(reg)
+		return playbooks.Overlay{Playbooks: pbs}, err
 	}
-	if dir != "" {
-		return playbooks.LoadDir(dir, reg)
+	ov, err := playbooks.LoadOverlay(dir, reg)
+	if err != nil {
+		return ov, err
 	}
-	return playbooks.Library(reg)
+	if ov.Own == 0 {
+		// Most likely a wrong path; running on the shipped library alone
+		// would hide it.
+		return ov, usageError{fmt.Errorf("no playbooks (*.yaml, *.yml) in %s", dir)}
+	}
+	if notes != nil {
+		for _, name := range ov.Overridden {
+			for _, pb := range ov.Playbooks[:ov.Own] {
+				if pb.Metadata.Name == name {
+					fmt.Fprintf(notes, "note: %s replaces the shipped playbook %s\n", pb.Source, name)
+				}
+			}
+		}
+	}
+	return ov, nil
+}
+
+// playbookDir is --dir, else FIREBREAK_PLAYBOOKS.
+func (f *playbookFlags) playbookDir(g *globals) string {
+	return cmp.Or(f.dir, g.getenv("FIREBREAK_PLAYBOOKS"))
 }
 
 // find returns the playbook called name from the library.
-func (f *playbookFlags) find(g *globals, reg *activities.Registry, name string) (*playbooks.Playbook, error) {
-	pbs, err := f.library(g, reg)
+func (f *playbookFlags) find(g *globals, reg *activities.Registry, name string, notes io.Writer) (*playbooks.Playbook, error) {
+	pbs, err := f.library(g, reg, notes)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +99,23 @@ func (f *playbookFlags) find(g *globals, reg *activities.Registry, name string) 
 		}
 		names = append(names, pb.Metadata.Name)
 	}
-	return nil, usageError{fmt.Errorf("no playbook named %q (have: %v)", name, names)}
+	slices.Sort(names)
+	if best := closest(name, names); best != "" {
+		return nil, usageError{fmt.Errorf("no playbook named %q; did you mean %q? (`firebreak playbook list` shows all %d)", name, best, len(names))}
+	}
+	return nil, usageError{fmt.Errorf("no playbook named %q (have: %s)", name, strings.Join(names, ", "))}
+}
+
+// closest is the name nearest to word when it is near enough to be a
+// typo, by the distance the playbook loader's own suggestions use.
+func closest(word string, names []string) string {
+	best, bestDist := "", 1+len([]rune(word))/4
+	for _, n := range names {
+		if d := playbooks.EditDistance(word, n); d <= bestDist && (best == "" || d < bestDist) {
+			best, bestDist = n, d
+		}
+	}
+	return best
 }
 
 // libraryLoader is how the Slack bot finds playbooks: FIREBREAK_PLAYBOOKS
@@ -76,6 +128,6 @@ func (g *globals) libraryLoader() func() ([]*playbooks.Playbook, error) {
 		if err != nil {
 			return nil, err
 		}
-		return f.library(g, reg)
+		return f.library(g, reg, nil)
 	}
 }

@@ -75,7 +75,7 @@ func inspectLibrary(cmd *cobra.Command, g *globals, f *playbookFlags) ([]*playbo
 	if err != nil {
 		return nil, err
 	}
-	pbs, err := f.library(g, reg)
+	pbs, err := f.library(g, reg, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, cannotLoad(cmd, err)
 	}
@@ -88,7 +88,7 @@ func inspectPlaybook(cmd *cobra.Command, g *globals, f *playbookFlags, name stri
 	if err != nil {
 		return nil, nil, err
 	}
-	pb, err := f.find(g, reg, name)
+	pb, err := f.find(g, reg, name, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, nil, cannotLoad(cmd, err)
 	}
@@ -116,7 +116,7 @@ func completePlaybookNames(g *globals, f *playbookFlags) cobra.CompletionFunc {
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}
-		pbs, err := f.library(g, reg)
+		pbs, err := f.library(g, reg, nil)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}
@@ -135,8 +135,8 @@ func newPlaybookCheckCommand(g *globals, f *playbookFlags) *cobra.Command {
 		Long: `check loads playbooks the way a run would and reports every problem at once,
 one per line as file:line:col: message.
 
-With no arguments it checks the library: --dir, else $FIREBREAK_PLAYBOOKS, else
-the built-in one. With files, it checks exactly those, as one set: a call
+With no arguments it checks the library: the built-in one plus --dir (else
+$FIREBREAK_PLAYBOOKS), linked together as a run would see them. With files, it checks exactly those, as one set: a call
 step must name a playbook among them.
 
 Exit status: 0 when every playbook is valid, 1 when any has errors, 2 for a
@@ -153,16 +153,17 @@ bad command line (including a --dir that cannot be read or holds no playbook).`,
 				}
 				pbs, err = playbooks.LoadFiles(args, reg)
 			} else {
-				pbs, err = f.library(g, reg)
+				// With a directory, check your playbooks (linked with the
+				// shipped ones); without, the shipped ones.
+				var ov playbooks.Overlay
+				ov, err = f.overlay(g, reg, cmd.ErrOrStderr())
+				pbs = ov.Playbooks
+				if ov.Own > 0 {
+					pbs = pbs[:ov.Own]
+				}
 			}
 			if err != nil {
 				return loadFailure(cmd.ErrOrStderr(), err)
-			}
-			if len(pbs) == 0 {
-				// Only a directory can be empty; passing CI on nothing
-				// would hide a wrong path.
-				dir := cmp.Or(f.dir, g.getenv("FIREBREAK_PLAYBOOKS"))
-				return usageError{fmt.Errorf("no playbooks (*.yaml, *.yml) in %s", dir)}
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			for _, pb := range pbs {

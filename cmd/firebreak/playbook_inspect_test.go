@@ -178,8 +178,9 @@ func TestPlaybookUsageErrorsExitTwo(t *testing.T) {
 		"check dir and files":     {[]string{"check", "--dir", inspectGoodDir, filepath.Join(inspectGoodDir, "notify-team.yaml")}, "give --dir or FILE arguments, not both"},
 		"list missing dir":        {[]string{"list", "--dir", "testdata/no-such-dir"}, "no such file or directory"},
 		"list with an argument":   {[]string{"list", "extra"}, "unknown command"},
-		"show unknown playbook":   {[]string{"show", "no-such-playbook"}, `no playbook named "no-such-playbook" (have: [comms-checklist incident-triage rollback-drill])`},
-		"graph unknown playbook":  {[]string{"graph", "--dir", inspectGoodDir, "incident-triage"}, `no playbook named "incident-triage" (have: [contain-host notify-team])`},
+		"show unknown playbook":   {[]string{"show", "no-such-playbook"}, `no playbook named "no-such-playbook" (have: comms-checklist, incident-triage, rollback-drill)`},
+		"graph unknown playbook":  {[]string{"graph", "--dir", inspectGoodDir, "notify-teams"}, `no playbook named "notify-teams"; did you mean "notify-team"?`},
+		"run typo":                {[]string{"run", "rollback-dril"}, `no playbook named "rollback-dril"; did you mean "rollback-drill"?`},
 		"iam-policy unknown":      {[]string{"iam-policy", "no-such-playbook"}, `no playbook named "no-such-playbook"`},
 		"show without a name":     {[]string{"show"}, "accepts 1 arg(s), received 0"},
 		"graph with two names":    {[]string{"graph", "incident-triage", "rollback-drill"}, "accepts 1 arg(s), received 2"},
@@ -206,10 +207,14 @@ func TestPlaybookList(t *testing.T) {
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
+	// --dir adds to the shipped library.
 	want := joinLines(
-		"NAME          TITLE                    TAGS              STEPS  APPROVALS",
-		`contain-host  Contain a host "safely"  containment,test  6      1`,
-		"notify-team   Tell the team            -                 2      0",
+		"NAME             TITLE                            TAGS              STEPS  APPROVALS",
+		"comms-checklist  Stakeholder and customer update  comms             5      2",
+		`contain-host     Contain a host "safely"          containment,test  6      1`,
+		"incident-triage  Triage a new incident            triage,generic    9      1",
+		"notify-team      Tell the team                    -                 2      0",
+		"rollback-drill   Rehearse a rollback              drill             6      1",
 	)
 	if out != want {
 		t.Fatalf("stdout:\n%s\nwant:\n%s", out, want)
@@ -237,6 +242,16 @@ func TestPlaybookListJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
+	var own []playbookSummary
+	for _, s := range got {
+		if strings.HasPrefix(s.Source, inspectGoodDir) {
+			own = append(own, s)
+		}
+	}
+	if len(got) != len(own)+3 {
+		t.Errorf("list --json has %d playbooks, want %d of --dir's and the 3 shipped ones", len(got), len(own))
+	}
+	got = own
 	want := []playbookSummary{
 		{Name: "contain-host", Title: `Contain a host "safely"`, Description: "Test fixture for the playbook inspect commands.",
 			Tags: []string{"containment", "test"}, Steps: 6, Approvals: 1, Calls: []string{"notify-team"}, Source: "testdata/playbooks/contain-host.yaml"},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/term"
@@ -70,6 +71,8 @@ func (g *globals) requester(as string) string {
 func addRunCommands(cmd *cobra.Command, g *globals, f *playbookFlags) {
 	cmd.AddCommand(
 		newRunCommand(g, f),
+		newWatchCommand(g),
+		newRunsCommand(g),
 		newStatusCommand(g),
 		newTimelineCommand(g, "timeline RUN_ID", "Print a run's timeline", func(id string) string { return id }),
 		newVoteCommand(g, true),
@@ -94,31 +97,18 @@ func newRunCommand(g *globals, f *playbookFlags) *cobra.Command {
 		Short: "Run a playbook (or --plan it) and follow it step by step",
 		Long: `run starts the playbook on Temporal (firebreak dev, or TEMPORAL_ADDRESS) and
 prints each timeline event as it happens. Approval steps print the plan and
-the command that approves it. Exit status: 0 when the run succeeds (or the
-plan is ready), 1 when it fails, is rejected or aborted, 2 for bad input.`,
-		Args: cobra.ExactArgs(1),
+the command that approves it. Ctrl-C stops following, not the run, and
+prints how to follow it again (playbook watch). Exit status: 0 when the run succeeds (or the
+plan is ready), 1 when it fails, is rejected or aborted (or no worker
+polls the task queue), 2 for bad input, 130 after Ctrl-C.`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completePlaybookNames(g, f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg, err := actionRegistry()
+			pb, vals, err := resolveRun(cmd, g, f, args[0], inputs)
 			if err != nil {
 				return err
 			}
-			pb, err := f.find(g, reg, args[0])
-			if err != nil {
-				return err
-			}
-			given := map[string]string{}
-			for _, kv := range inputs {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok || k == "" {
-					return usageError{fmt.Errorf("--input %q: want key=value", kv)}
-				}
-				given[k] = v
-			}
-			vals, err := playbooks.ResolveInputs(pb, given)
-			if err != nil {
-				return usageError{fmt.Errorf("playbook %s: %w", pb.Metadata.Name, err)}
-			}
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				mode := workflows.ModeRun
 				if plan {
 					mode = workflows.ModePlan
@@ -141,11 +131,7 @@ plan is ready), 1 when it fails, is rejected or aborted, 2 for bad input.`,
 				if !jsonOut {
 					fmt.Fprintf(out, "run %s of %s (%s mode) started as %s\n", run.GetID(), pb.Metadata.Name, mode, in.Requester)
 				}
-				res, err := follow(ctx, s.client, run, out, pollEvery, jsonOut)
-				if err != nil {
-					return err
-				}
-				return report(out, res, jsonOut)
+				return followAndReport(cmd, s, run.GetID(), pollEvery, jsonOut)
 			})
 		},
 	}
@@ -200,9 +186,11 @@ func follow(ctx context.Context, c client.Client, run client.WorkflowRun, out io
 }
 
 func queryTimeline(ctx context.Context, c client.Client, id string) ([]workflows.Event, error) {
+	ctx, cancel := context.WithTimeout(ctx, callWait)
+	defer cancel()
 	v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryTimeline)
 	if err != nil {
-		return nil, err
+		return nil, timedOut(ctx, err, "the timeline of "+id, callWait)
 	}
 	var ev []workflows.Event
 	return ev, v.Get(&ev)
@@ -210,9 +198,11 @@ func queryTimeline(ctx context.Context, c client.Client, id string) ([]workflows
 
 func queryStatus(ctx context.Context, c client.Client, id string) (workflows.RunStatus, error) {
 	var st workflows.RunStatus
+	ctx, cancel := context.WithTimeout(ctx, callWait)
+	defer cancel()
 	v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
 	if err != nil {
-		return st, fmt.Errorf("status of %s: %w", id, err)
+		return st, fmt.Errorf("status of %s: %w", id, timedOut(ctx, err, "the status of "+id, callWait))
 	}
 	return st, v.Get(&st)
 }
@@ -305,7 +295,7 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Short: "Show a run's steps, open approvals (with plan hashes) and tasks",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				st, err := queryStatus(ctx, s.client, args[0])
 				if err != nil {
 					return err
@@ -338,7 +328,7 @@ func newTimelineCommand(g *globals, use, short string, workflowID func(arg strin
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				ev, err := queryTimeline(ctx, s.client, workflowID(args[0]))
 				if err != nil {
 					return fmt.Errorf("timeline of %s: %w", args[0], err)
@@ -360,14 +350,24 @@ func newTimelineCommand(g *globals, use, short string, workflowID func(arg strin
 // update sends a workflow update and waits for its result; a validator's
 // refusal comes back as an error carrying the reason.
 func update(ctx context.Context, c client.Client, id, name string, arg, result any) error {
+	if err := sendUpdate(ctx, c, id, name, arg, result); err != nil {
+		return fmt.Errorf("%s: %w", id, err)
+	}
+	return nil
+}
+
+// sendUpdate is update without the workflow ID in its errors.
+func sendUpdate(ctx context.Context, c client.Client, id, name string, arg, result any) error {
+	ctx, cancel := context.WithTimeout(ctx, callWait)
+	defer cancel()
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: id, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
-	if err != nil {
-		return fmt.Errorf("%s: %w", id, refused(err))
+	if err == nil {
+		err = h.Get(ctx, result)
 	}
-	if err := h.Get(ctx, result); err != nil {
-		return fmt.Errorf("%s: %w", id, refused(err))
+	if err != nil {
+		return timedOut(ctx, refused(err), fmt.Sprintf("workflow %s to take the %s update", id, name), callWait)
 	}
 	return nil
 }
@@ -414,7 +414,16 @@ your own firebreak.yaml lists for the key, else $FIREBREAK_USER).`,
 					return usageError{err}
 				}
 			}
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
+				if hash != "" {
+					st, err := queryStatus(ctx, s.client, args[0])
+					if err != nil {
+						return err
+					}
+					if hash, err = resolvePlanHash(st, args[0], args[1], hash); err != nil {
+						return err
+					}
+				}
 				v := workflows.Vote{
 					StepID: args[1], Approver: g.requester(as), PlanHash: hash, Approve: approve, Comment: comment, Origin: "cli",
 				}
@@ -451,12 +460,51 @@ your own firebreak.yaml lists for the key, else $FIREBREAK_USER).`,
 		},
 	}
 	cmd.Flags().StringVar(&as, "as", "", "who is voting (default $FIREBREAK_USER or $USER; with --key, the Slack user ID the key belongs to)")
-	cmd.Flags().StringVar(&comment, "comment", "", "a note for the timeline")
+	if approve {
+		cmd.Flags().StringVar(&comment, "comment", "", "a note for the timeline (also --reason)")
+		aliasFlag(cmd, "reason", "comment")
+	} else {
+		cmd.Flags().StringVar(&comment, "reason", "", "why, for the timeline (also --comment)")
+		aliasFlag(cmd, "comment", "reason")
+	}
 	cmd.Flags().StringVar(&keyFile, "key", "", "sign the vote with this OpenSSH ed25519 private key (env FIREBREAK_CLI_KEY)")
 	if approve {
-		cmd.Flags().StringVar(&hash, "plan-hash", "", "hash of the plan you reviewed")
+		cmd.Flags().StringVar(&hash, "plan-hash", "", "hash of the plan you reviewed, or its first 8 or more characters (as the timeline shows)")
 	}
 	return cmd
+}
+
+// minPlanHashPrefix is the shortest --plan-hash accepted: 32 bits, so a
+// prefix does not match another plan by accident.
+const minPlanHashPrefix = 8
+
+// resolvePlanHash turns the --plan-hash given for step of run (a prefix
+// of the open gate's hash, at least minPlanHashPrefix hex characters, as
+// the timeline shows 12) into the full hash the vote must carry and sign.
+// Without an open gate it returns given as it is: the run's validator
+// then says why the step takes no vote.
+func resolvePlanHash(st workflows.RunStatus, run, step, given string) (string, error) {
+	var current string
+	for _, s := range st.Steps {
+		if s.ID == step && s.Approval != nil && s.Approval.Open {
+			current = s.Approval.PlanHash
+		}
+	}
+	if current == "" {
+		return given, nil
+	}
+	short := current[:min(12, len(current))]
+	if len(given) < minPlanHashPrefix {
+		return "", usageError{fmt.Errorf("--plan-hash %q is too short: give at least %d characters of step %s's plan hash (now %s; `firebreak playbook status %s` shows the plan)", given, minPlanHashPrefix, step, short, run)}
+	}
+	if len(given) == len(current) && given != current {
+		// A full hash: the run's validator refuses it with its own reason.
+		return given, nil
+	}
+	if !strings.HasPrefix(current, strings.ToLower(given)) {
+		return "", fmt.Errorf("--plan-hash %s does not match step %s's plan, now %s: it changed since it was shown, or the hash is mistyped; review it with `firebreak playbook status %s`", given, step, short, run)
+	}
+	return current, nil
 }
 
 // readCLIKey reads an OpenSSH ed25519 private key, asking for its
@@ -534,7 +582,7 @@ func newCompleteCommand(g *globals) *cobra.Command {
 		Short: "Mark a manual task done",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				var st workflows.StepState
 				if err := update(ctx, s.client, args[0], workflows.UpdateCompleteTask, workflows.TaskCompletion{
 					StepID: args[1], Actor: g.requester(as), Note: note, Origin: "cli",
@@ -558,7 +606,7 @@ func newSignalCommand(g *globals) *cobra.Command {
 		Short: "Release `wait: {signal: NAME}` steps",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				if err := s.client.SignalWorkflow(ctx, args[0], "", workflows.SignalResume, workflows.Resume{
 					Name: args[1], Actor: g.requester(as), Origin: "cli",
 				}); err != nil {
@@ -580,7 +628,7 @@ func newAbortCommand(g *globals) *cobra.Command {
 		Short: "Abort a run between or during steps (rolling back if the playbook says so)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withClient(cmd, func(ctx context.Context, s *stack) error {
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
 				var state string
 				if err := update(ctx, s.client, args[0], workflows.UpdateAbort, workflows.AbortRequest{
 					Actor: g.requester(as), Reason: reason, Origin: "cli",
@@ -593,6 +641,19 @@ func newAbortCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&as, "as", "", "who aborts (default $FIREBREAK_USER or $USER)")
-	cmd.Flags().StringVar(&reason, "reason", "", "why, for the timeline")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the timeline (also --comment)")
+	aliasFlag(cmd, "comment", "reason")
 	return cmd
+}
+
+// aliasFlag makes --alias another name for cmd's --name, so reject and
+// abort take the same words (--reason, --comment) and old scripts keep
+// working.
+func aliasFlag(cmd *cobra.Command, alias, name string) {
+	cmd.Flags().SetNormalizeFunc(func(_ *pflag.FlagSet, n string) pflag.NormalizedName {
+		if n == alias {
+			n = name
+		}
+		return pflag.NormalizedName(n)
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/firebreak-ir/firebreak/integrations/config"
+	"github.com/firebreak-ir/firebreak/workflows"
 )
 
 // writeKey writes key in OpenSSH format (encrypted with pass if set) and
@@ -144,6 +146,45 @@ func TestVoteKeyErrorsExitTwoBeforeDialing(t *testing.T) {
 		code, _, errOut := runCLI(t, env, tc.args...)
 		if code != exitUsage || !strings.Contains(errOut, "--key: open "+absent) {
 			t.Errorf("%v: exit %d, want %d with the key file named:\n%s", tc.args, code, exitUsage, errOut)
+		}
+	}
+}
+
+func TestResolvePlanHash(t *testing.T) {
+	const full = "3fa1c2d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff00"
+	open := workflows.RunStatus{Steps: []workflows.StepState{
+		{ID: "evidence"},
+		{ID: "isolate", Approval: &workflows.ApprovalState{PlanHash: full, Open: true}},
+		{ID: "closed", Approval: &workflows.ApprovalState{PlanHash: full}},
+	}}
+	for _, tc := range []struct {
+		name, step, given, want, err string
+		usage                        bool
+	}{
+		{name: "full hash", step: "isolate", given: full, want: full},
+		{name: "8 characters", step: "isolate", given: full[:8], want: full},
+		{name: "the timeline's 12", step: "isolate", given: full[:12], want: full},
+		{name: "upper case", step: "isolate", given: strings.ToUpper(full[:10]), want: full},
+		{name: "7 characters", step: "isolate", given: full[:7], usage: true,
+			err: `--plan-hash "3fa1c2d" is too short: give at least 8 characters of step isolate's plan hash (now 3fa1c2d4e5f6`},
+		{name: "another plan", step: "isolate", given: "feedface",
+			err: "--plan-hash feedface does not match step isolate's plan, now 3fa1c2d4e5f6: it changed since it was shown"},
+		// The validator refuses a stale full hash with its own reason.
+		{name: "stale full hash", step: "isolate", given: strings.Repeat("0", len(full)), want: strings.Repeat("0", len(full))},
+		// No open gate: the validator says why.
+		{name: "closed gate", step: "closed", given: "abc", want: "abc"},
+		{name: "no such step", step: "nope", given: "abc", want: "abc"},
+	} {
+		got, err := resolvePlanHash(open, "run-1", tc.step, tc.given)
+		if tc.err != "" {
+			var ue usageError
+			if err == nil || !strings.Contains(err.Error(), tc.err) || errors.As(err, &ue) != tc.usage {
+				t.Errorf("%s: got %q, %v; want error %q (usage %v)", tc.name, got, err, tc.err, tc.usage)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: got %q, %v; want %q", tc.name, got, err, tc.want)
 		}
 	}
 }

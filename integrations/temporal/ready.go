@@ -2,6 +2,7 @@ package temporal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -9,6 +10,10 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 )
+
+// ErrNoWorker is in CheckReady's error when Temporal answers but no worker
+// polls the task queue, so a client can tell that from Temporal being down.
+var ErrNoWorker = errors.New("no worker")
 
 // CheckReady reports nil when the cluster answers and at least one worker
 // polls taskQueue for both workflow and activity tasks. It works the same
@@ -27,7 +32,7 @@ func CheckReady(ctx context.Context, c client.Client, namespace, taskQueue strin
 			return fmt.Errorf("describe task queue %s: %w", taskQueue, err)
 		}
 		if len(resp.GetPollers()) == 0 {
-			return fmt.Errorf("no worker polls task queue %s for %s tasks", taskQueue, tqType)
+			return fmt.Errorf("%w polls task queue %s for %s tasks", ErrNoWorker, taskQueue, tqType)
 		}
 	}
 	return nil
