@@ -53,14 +53,11 @@ func TestCLIWithoutWorker(t *testing.T) {
 // steer an incident without Slack.
 func TestCLIFirstHour(t *testing.T) {
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "firebreak.yaml")
-	if err := os.WriteFile(cfg, []byte("access:\n  groups:\n    oncall: [U0BOB]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startDev(t, filepath.Join(dir, "data"), "FIREBREAK_CONFIG="+cfg)
+	d := startDev(t, filepath.Join(dir, "data"))
 	env := []string{"TEMPORAL_ADDRESS=" + d.TemporalAddr, "FIREBREAK_LOG_LEVEL=warn"}
 
-	run, err := harness.Start(bin, env, "playbook", "run", "rollback-drill", "-i", "fail=false", "--id", "e2e-drill", "--as", "alice")
+	// The drill's approvers come from its input: no configuration needed.
+	run, err := harness.Start(bin, env, "playbook", "run", "rollback-drill", "-i", "fail=false", "-i", "approvers=U0BOB", "--id", "e2e-drill", "--as", "alice")
 	if err != nil {
 		t.Fatal(err)
 	}

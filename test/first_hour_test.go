@@ -68,9 +68,10 @@ func TestDrillWithNoConfiguration(t *testing.T) {
 		t.Fatalf("eligible %v, want the requester alone", gate.Eligible)
 	}
 	waitFor(t, func() bool { return strings.Contains(run.Output(), "needs 1 approval(s) from alice") })
-	// A shortened hash is refused with a message that does not contradict itself.
+	// A hash that matches no plan is refused with a message that does not
+	// contradict itself ("you saw X, it is now X").
 	if code, out := cli(t, env, "playbook", "approve", "e2e-drill", "rotate", "--plan-hash", gate.PlanHash[:12]+"0"); code == 0 ||
-		!strings.Contains(out, "is not the one you approved") {
+		!strings.Contains(out, "does not match step rotate's plan, now "+gate.PlanHash[:12]) || strings.Contains(out, "you saw") {
 		t.Fatalf("stale hash: exit %d\n%s", code, out)
 	}
 	if code, out := cli(t, env, "playbook", "approve", "e2e-drill", "rotate", "--plan-hash", gate.PlanHash); code != 0 {

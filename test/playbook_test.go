@@ -78,7 +78,9 @@ func TestPlaybookRunFromCLI(t *testing.T) {
 		{"requester", []string{"--as", "U0REQ", "--plan-hash", hash}, "U0REQ requested this run and cannot approve its own step isolate"},
 		{"stranger", []string{"--as", "U0NOPE", "--plan-hash", hash}, "U0NOPE is not an approver"},
 		{"unsigned", []string{"--as", "U0IC1", "--plan-hash", hash}, "U0IC1 has a CLI key in access.cli.keys, so an unsigned CLI approval as U0IC1 is refused"},
-		{"stale plan", []string{"--as", "U0IC1", "--key", key, "--plan-hash", "feedface"}, "is not the one you approved"},
+		// A full-length hash goes to the run as typed (shorter ones are
+		// matched by the CLI first), so the run's own check answers.
+		{"stale plan", []string{"--as", "U0IC1", "--key", key, "--plan-hash", strings.Repeat("f", len(hash))}, "is not the one you approved"},
 		{"no hash", []string{"--as", "U0IC1"}, "--plan-hash is required"},
 	} {
 		code, out := cli(t, env, append([]string{"playbook", "approve", "e2e-contain", "isolate"}, c.args...)...)
