@@ -17,7 +17,6 @@ import (
 
 	"github.com/firebreak-ir/firebreak/activities"
 	"github.com/firebreak-ir/firebreak/playbooks"
-	"github.com/firebreak-ir/firebreak/test/harness"
 	"github.com/firebreak-ir/firebreak/workflows"
 )
 
@@ -63,16 +62,11 @@ func benchInterpreter(runs int) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	d, err := harness.StartDev(bin, filepath.Join(tmp, "data"))
+	d, _, err := startReady(ctx, bin, filepath.Join(tmp, "data"))
 	if err != nil {
 		return err
 	}
 	defer func() { _ = d.Stop(30 * time.Second) }()
-	readyCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := d.WaitReady(readyCtx, d.URL("/readyz")); err != nil {
-		return err
-	}
 	c, err := client.Dial(client.Options{HostPort: d.TemporalAddr, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		return err

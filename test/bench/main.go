@@ -137,14 +137,18 @@ func benchDev(runs, starts int, idle time.Duration) error {
 	return nil
 }
 
-func startReady(ctx context.Context, bin, dir string) (*harness.Dev, time.Duration, error) {
-	d, err := harness.StartDev(bin, dir)
+// startReady starts firebreak dev on dir with env and waits up to a
+// minute for /readyz; it returns how long that took. On failure the
+// process is stopped.
+func startReady(ctx context.Context, bin, dir string, env ...string) (*harness.Dev, time.Duration, error) {
+	d, err := harness.StartDev(bin, dir, env...)
 	if err != nil {
 		return nil, 0, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := d.WaitReady(ctx, d.URL("/readyz")); err != nil {
+		_ = d.Stop(30 * time.Second)
 		return nil, 0, err
 	}
 	return d, time.Since(d.Started), nil

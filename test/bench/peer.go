@@ -38,16 +38,11 @@ func benchPeer(runs int, temporalBin string) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	d, err := harness.StartDev(bin, filepath.Join(tmp, "data"))
+	d, _, err := startReady(ctx, bin, filepath.Join(tmp, "data"))
 	if err != nil {
 		return err
 	}
 	defer func() { _ = d.Stop(30 * time.Second) }()
-	readyCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := d.WaitReady(readyCtx, d.URL("/readyz")); err != nil {
-		return err
-	}
 
 	// The peer stores its state in a SQLite file too, as firebreak does.
 	port, err := harness.FreePort()

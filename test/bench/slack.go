@@ -22,7 +22,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/firebreak-ir/firebreak/integrations/slack/slackfake"
-	"github.com/firebreak-ir/firebreak/test/harness"
 )
 
 const benchSecret = "bench-signing-secret"
@@ -40,18 +39,13 @@ func benchSlack(rps int, dur time.Duration, declares int) error {
 	fake := slackfake.New()
 	defer fake.Close()
 	fake.AddUser("U0BENCH", "bench")
-	d, err := harness.StartDev(bin, filepath.Join(tmp, "data"),
+	d, _, err := startReady(ctx, bin, filepath.Join(tmp, "data"),
 		"SLACK_BOT_TOKEN="+slackfake.DefaultBotToken, "SLACK_SIGNING_SECRET="+benchSecret, "SLACK_API_URL="+fake.URL(),
 		"FIREBREAK_LOG_LEVEL=warn")
 	if err != nil {
 		return err
 	}
 	defer func() { _ = d.Stop(30 * time.Second) }()
-	readyCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := d.WaitReady(readyCtx, d.URL("/readyz")); err != nil {
-		return err
-	}
 	hc := &http.Client{Timeout: 10 * time.Second}
 	send := func(text, channelID, channelName, trigger string) (time.Duration, error) {
 		body := []byte(slackfake.SlashCommandForm(goslack.SlashCommand{
@@ -164,18 +158,13 @@ func benchDeclare(rps int, dur time.Duration) error {
 	defer fake.Close()
 	fake.AddUser("U0BENCH", "bench")
 	fake.AddChannel("C0GEN", "general", slackfake.Members(fake.BotUserID()))
-	d, err := harness.StartDev(bin, filepath.Join(tmp, "data"),
+	d, _, err := startReady(ctx, bin, filepath.Join(tmp, "data"),
 		"SLACK_BOT_TOKEN="+slackfake.DefaultBotToken, "SLACK_SIGNING_SECRET="+benchSecret, "SLACK_API_URL="+fake.URL(),
 		"FIREBREAK_LOG_LEVEL=warn")
 	if err != nil {
 		return err
 	}
 	defer func() { _ = d.Stop(30 * time.Second) }()
-	readyCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := d.WaitReady(readyCtx, d.URL("/readyz")); err != nil {
-		return err
-	}
 	c, err := client.Dial(client.Options{HostPort: d.TemporalAddr})
 	if err != nil {
 		return err
