@@ -56,6 +56,10 @@ func TestDrillWithNoConfiguration(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "approvers: alice") || strings.Contains(out, "warning") || !strings.Contains(out, "no change (core.noop does nothing)") {
 		t.Fatalf("plan: exit %d\n%s", code, out)
 	}
+	// The plan line says where the approvers come from, not the raw expression.
+	if !strings.Contains(out, "(approval: 1 from approval.users (named below))") || strings.Contains(out, "${{") {
+		t.Fatalf("plan's approval line:\n%s", out)
+	}
 
 	run, err := harness.Start(bin, env, "playbook", "run", "rollback-drill", "--id", "e2e-drill")
 	if err != nil {
@@ -67,7 +71,11 @@ func TestDrillWithNoConfiguration(t *testing.T) {
 	if strings.Join(gate.Eligible, ",") != "alice" {
 		t.Fatalf("eligible %v, want the requester alone", gate.Eligible)
 	}
-	waitFor(t, func() bool { return strings.Contains(run.Output(), "needs 1 approval(s) from alice") })
+	// With one possible approver the hint names them.
+	waitFor(t, func() bool {
+		return strings.Contains(run.Output(), "needs 1 approval(s) from alice") &&
+			strings.Contains(run.Output(), "--plan-hash "+gate.PlanHash+" --as alice")
+	})
 	// A hash that matches no plan is refused with a message that does not
 	// contradict itself ("you saw X, it is now X").
 	if code, out := cli(t, env, "playbook", "approve", "e2e-drill", "rotate", "--plan-hash", gate.PlanHash[:12]+"0"); code == 0 ||

@@ -17,7 +17,8 @@ func TestIncidentCLI(t *testing.T) {
 	if code, out := cli(t, env, "incident", "declare", "DB down", "--sev", "9"); code != 2 || !strings.Contains(out, `--sev "9"`) {
 		t.Fatalf("bad severity: exit %d\n%s", code, out)
 	}
-	code, out := cli(t, env, "incident", "declare", "DB down", "--sev", "2", "--as", "U0DECL")
+	// The severity as Slack's /incident declare takes it: a second argument.
+	code, out := cli(t, env, "incident", "declare", "DB down", "sev2", "--as", "U0DECL")
 	key := regexp.MustCompile(`INC-\d{4}-\d{4}`).FindString(out)
 	if code != 0 || key == "" {
 		t.Fatalf("declare: exit %d\n%s", code, out)

@@ -40,10 +40,23 @@ func incidentWorkflowID(arg string) string { return workflows.IncidentWorkflowID
 func newIncidentDeclareCommand(g *globals) *cobra.Command {
 	var sev, as string
 	cmd := &cobra.Command{
-		Use:   "declare TITLE",
+		Use:   "declare TITLE [SEV]",
 		Short: "Declare an incident (with a Slack channel when the worker has Slack configured)",
-		Args:  cobra.ExactArgs(1),
+		Long: `declare starts an incident. The severity is --sev or, as in Slack's
+/incident declare "title" sev2, a second argument: sev1 (worst) to sev4, or 1 to 4.`,
+		Example: `  firebreak incident declare "Checkout is down" sev2
+  firebreak incident declare "Disk full on db-3" --sev 3`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 2 {
+				if cmd.Flags().Changed("sev") {
+					return usageError{fmt.Errorf("severity given twice (%q and --sev %q): give one", args[1], sev)}
+				}
+				if !validSeverity(args[1]) {
+					return usageError{fmt.Errorf("severity %q: use sev1, sev2, sev3 or sev4 (or 1 to 4); quote a title with spaces", args[1])}
+				}
+				sev = args[1]
+			}
 			if !validSeverity(sev) {
 				return usageError{fmt.Errorf("--sev %q: use 1, 2, 3 or 4", sev)}
 			}

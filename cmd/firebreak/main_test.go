@@ -88,6 +88,8 @@ func TestClientCommandUsageErrors(t *testing.T) {
 		{[]string{"playbook", "approve", "run-1", "isolate"}, "--plan-hash is required"},
 		{[]string{"incident", "list", "--sev", "9"}, `--sev "9": use 1, 2, 3 or 4`},
 		{[]string{"incident", "declare", "x", "--sev", "0"}, `--sev "0": use 1, 2, 3 or 4`},
+		{[]string{"incident", "declare", "Disk", "full"}, `severity "full": use sev1, sev2, sev3 or sev4 (or 1 to 4); quote a title with spaces`},
+		{[]string{"incident", "declare", "x", "sev2", "--sev", "2"}, `severity given twice ("sev2" and --sev "2")`},
 		{[]string{"incident", "declare", "  "}, "an incident needs a title"},
 		{[]string{"incident", "status"}, "accepts between 1 and 2 arg(s), received 0"},
 		{[]string{"incident", "status", "inc-2026-0001", "resolved"}, `status "resolved": use investigating, contained, recovering (resolve with`},

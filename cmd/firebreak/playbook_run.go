@@ -239,7 +239,11 @@ func printApprovalHint(ctx context.Context, c client.Client, out io.Writer, id, 
 			fmt.Fprintf(out, "      - %s\n", ch)
 		}
 		fmt.Fprintf(out, "    needs %d approval(s) from %s\n", a.Min, strings.Join(a.Eligible, ", "))
-		fmt.Fprintf(out, "    approve: firebreak playbook approve %s %s --plan-hash %s --as USER\n", id, step, a.PlanHash)
+		as := "USER"
+		if len(a.Eligible) == 1 {
+			as = a.Eligible[0]
+		}
+		fmt.Fprintf(out, "    approve: firebreak playbook approve %s %s --plan-hash %s --as %s\n", id, step, a.PlanHash, as)
 	}
 }
 
@@ -252,8 +256,15 @@ func report(out io.Writer, res workflows.PlaybookResult, jsonOut bool) error {
 		fmt.Fprintf(out, "\nplan for %s (hash %s):\n", res.Playbook, res.Plan.Hash)
 		for _, s := range res.Plan.Steps {
 			line := fmt.Sprintf("  %-24s %s", s.ID, s.Summary)
-			if s.Approval != nil {
-				line += fmt.Sprintf("  (approval: %d from %s)", max(s.Approval.Min, 1), approvalWho(s.Approval))
+			if a := s.Approval; a != nil {
+				// The plan's note names whom a users expression gave; the
+				// expression itself is for show, not for the plan line.
+				if a.UsersFrom != "" {
+					evaluated := *a
+					evaluated.UsersFrom = "approval.users (named below)"
+					a = &evaluated
+				}
+				line += fmt.Sprintf("  (approval: %d from %s)", max(a.Min, 1), approvalWho(a))
 			}
 			fmt.Fprintln(out, line)
 			for _, ch := range s.Changes {
