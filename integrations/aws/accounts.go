@@ -68,6 +68,7 @@ func New(ctx context.Context, cfg config.AWS, opts Options) (*Accounts, error) {
 		base.BaseEndpoint = awssdk.String(cfg.EndpointURL)
 	}
 	singleAttempt(&base)
+	scrubConfigSources(&base)
 	return &Accounts{
 		base:     base,
 		accounts: maps.Clone(cfg.Accounts),
@@ -88,6 +89,25 @@ func singleAttempt(cfg *awssdk.Config) {
 		return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 1 })
 	}
 	cfg.RetryMaxAttempts = 1
+}
+
+// scrubConfigSources drops the credentials the SDK keeps in cfg.ConfigSources (the environment's
+// and the profile's keys, by value), so that formatting a config with %v does not print them. The
+// sources stay, because clients still read endpoint and other settings from them.
+func scrubConfigSources(cfg *awssdk.Config) {
+	sources := make([]any, 0, len(cfg.ConfigSources))
+	for _, src := range cfg.ConfigSources {
+		switch v := src.(type) {
+		case sdkconfig.EnvConfig:
+			v.Credentials, v.ContainerAuthorizationToken = awssdk.Credentials{}, ""
+			src = v
+		case sdkconfig.SharedConfig:
+			v.Credentials, v.Source = awssdk.Credentials{}, nil
+			src = v
+		}
+		sources = append(sources, src)
+	}
+	cfg.ConfigSources = sources
 }
 
 // Session says on whose behalf credentials are used; it becomes the role session name, which

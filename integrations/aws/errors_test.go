@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/firebreak-ir/firebreak/integrations/aws"
@@ -183,6 +185,14 @@ func TestCredentialsNeverRendered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	security, err := a.For(context.Background(), "security", aws.Session{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The SDK keeps the environment's keys in ConfigSources by value; %v must not show them.
+	for _, verb := range []string{"%v", "%+v", "%#v"} {
+		rendered = append(rendered, fmt.Sprintf(verb, prod), fmt.Sprintf(verb, security))
+	}
 	_, err = a.For(context.Background(), "nope", aws.Session{})
 	rendered = append(rendered, err.Error())
 	f.Fail("sts", "AssumeRole", &awsfake.Failure{APIError: awsfake.APIError{Status: 403, Code: "AccessDenied", Message: "denied"}})
@@ -202,5 +212,29 @@ func TestCredentialsNeverRendered(t *testing.T) {
 				t.Errorf("rendering carries a credential (%.8s...): %s", secret, r)
 			}
 		}
+	}
+}
+
+// A credentials refresh that fails inside another call is reported as the AssumeRole it was,
+// with STS's code and request ID, not as the outer call.
+func TestClassifyNamesTheInnermostOperation(t *testing.T) {
+	f := setup(t)
+	a := newAccounts(t, accountsConfig(f.URL))
+	cfg, err := a.For(context.Background(), "security", aws.Session{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Credentials = awssdk.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), "arn:aws:iam::333333333333:role/not-registered"))
+	_, err = sts.NewFromConfig(cfg).GetAccessKeyInfo(context.Background(), &sts.GetAccessKeyInfoInput{AccessKeyId: awssdk.String("AKIAFAKE000000000001")})
+	var ae *aws.Error
+	if !errors.As(aws.Classify(err), &ae) {
+		t.Fatalf("got %v", err)
+	}
+	rec := f.CallsTo("sts", "AssumeRole")
+	if ae.Operation != "AssumeRole" || ae.Code != "AccessDenied" || len(rec) != 1 || ae.RequestID != rec[0].RequestID {
+		t.Errorf("got %+v", ae)
+	}
+	if n := len(f.CallsTo("sts", "GetAccessKeyInfo")); n != 0 {
+		t.Errorf("the outer call was sent %d times without credentials", n)
 	}
 }
