@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -28,6 +29,9 @@ var ErrUnknownAccount = errors.New("unknown aws account")
 // maxCachedSessions bounds the credential caches a long-running worker keeps: every incident and
 // step is its own role session, so the map would otherwise grow for the worker's lifetime.
 const maxCachedSessions = 1024
+
+// renewBefore is how long before expiry assumed-role credentials are renewed.
+const renewBefore = 5 * time.Minute
 
 // Options are settings that integrations/config does not carry (yet).
 type Options struct {
@@ -191,7 +195,11 @@ func (a *Accounts) credentials(regional awssdk.Config, account, roleARN, session
 	client := sts.NewFromConfig(regional)
 	c := awssdk.NewCredentialsCache(stscreds.NewAssumeRoleProvider(client, roleARN, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = session
-	}))
+	}), func(o *awssdk.CredentialsCacheOptions) {
+		// Renew ahead of expiry so a long call (a CloudTrail sweep) does not start with
+		// credentials that run out halfway.
+		o.ExpiryWindow = renewBefore
+	})
 	a.cache[k] = c
 	return c
 }
