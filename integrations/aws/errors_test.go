@@ -165,7 +165,8 @@ func TestCredentialsNeverRendered(t *testing.T) {
 	f := setup(t)
 	const canarySecret = "CANARYsecretDoNotLog0123456789abcdefghij"
 	const canaryToken = "CANARYtokenDoNotLog0123456789"
-	id, _ := f.AddUser(secAccount, "canary")
+	// The fake checks signatures, so the canary is the user's real secret.
+	id, _ := f.AddUserWithSecret(secAccount, "canary", canarySecret)
 	t.Setenv("AWS_ACCESS_KEY_ID", id)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", canarySecret)
 	t.Setenv("AWS_SESSION_TOKEN", canaryToken)

@@ -212,10 +212,22 @@ func (s *Server) CallsTo(svc, operation string) []Call {
 
 // AddUser creates an IAM user with a long-term access key and returns the key pair.
 func (s *Server) AddUser(account, name string) (accessKeyID, secret string) {
+	return s.AddUserWithSecret(account, name, "")
+}
+
+// AddUserWithSecret is AddUser with a chosen secret key (a canary, say); "" picks one.
+func (s *Server) AddUserWithSecret(account, name, secret string) (accessKeyID, secretKey string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := Principal{Account: account, ARN: fmt.Sprintf("arn:aws:iam::%s:user/%s", account, name), UserID: s.nextID("AIDA")}
-	return s.issueKey("AKIA", p, "")
+	id, generated := s.issueKey("AKIA", p, "")
+	if secret != "" {
+		k := s.keys[id]
+		k.secret = secret
+		s.keys[id] = k
+		return id, secret
+	}
+	return id, generated
 }
 
 // AddRole registers a role that callers may assume.
@@ -293,7 +305,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, hr *http.Request) {
 	req.Caller = k.principal
 	call := Call{Service: svcName, Operation: req.Operation, Region: region, AccessKeyID: accessKey,
 		Account: k.principal.Account, Principal: k.principal.ARN, Params: req.Params, Body: req.Body, RequestID: req.RequestID}
-	apiErr := s.gate(svc, req, keyKnown, k, hr)
+	apiErr := s.gate(svc, req, keyKnown, k, hr, body)
 	h := s.handlers[svcName][req.Operation]
 	if apiErr == nil && h == nil {
 		apiErr = unknownOperation(svc, req)
@@ -326,7 +338,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, hr *http.Request) {
 }
 
 // gate applies authentication and the test switches; it must be called with s.mu held.
-func (s *Server) gate(svc service, req *Request, keyKnown bool, k key, hr *http.Request) *APIError {
+func (s *Server) gate(svc service, req *Request, keyKnown bool, k key, hr *http.Request, body []byte) *APIError {
 	if !keyKnown {
 		if svc.protocol == JSON11 {
 			return &APIError{Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
@@ -339,6 +351,15 @@ func (s *Server) gate(svc service, req *Request, keyKnown bool, k key, hr *http.
 	// Temporary credentials are only valid together with their session token.
 	if k.token != "" && hr.Header.Get("X-Amz-Security-Token") != k.token {
 		return &APIError{Status: 403, Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid."}
+	}
+	if !signatureValid(hr, body, req.Service, req.Region, k) {
+		switch svc.protocol {
+		case EC2Query:
+			return &APIError{Status: 401, Code: "AuthFailure", Message: "AWS was not able to validate the provided access credentials"}
+		case JSON11:
+			return &APIError{Code: "InvalidSignatureException", Message: "The request signature we calculated does not match the signature you provided."}
+		}
+		return &APIError{Status: 403, Code: "SignatureDoesNotMatch", Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
 	}
 	if f := s.failures[req.Service+"."+req.Operation]; f != nil {
 		if f.Times > 0 {

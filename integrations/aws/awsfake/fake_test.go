@@ -2,16 +2,20 @@ package awsfake_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/ec2query"
 	awsxml "github.com/aws/aws-sdk-go-v2/aws/protocol/xml"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -170,6 +174,22 @@ func TestGetAccessKeyInfoFindsTheAccount(t *testing.T) {
 	}
 }
 
+func TestWrongSecretIsRefused(t *testing.T) {
+	f := newFake(t)
+	id, _ := f.AddUser(secAccount, "responder")
+	_, err := client(f, id, "not-the-secret", "").GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if code, _, status := apiError(t, err); code != "SignatureDoesNotMatch" || status != 403 {
+		t.Errorf("got %s %d", code, status)
+	}
+	resp := rawCall(t, f, "ssm", id, "wrong", "{}", map[string]string{"X-Amz-Target": "AmazonSSM.SendCommand"})
+	var body struct {
+		Type string `json:"__type"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Type != "InvalidSignatureException" {
+		t.Errorf("json protocol: %+v %v", body, err)
+	}
+}
+
 func TestUnknownKeyIsRefused(t *testing.T) {
 	f := newFake(t)
 	_, err := client(f, "AKIANOTISSUED0000000", "x", "").GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
@@ -216,17 +236,21 @@ func TestThrottleIsDeterministic(t *testing.T) {
 	}
 }
 
-// rawCall sends an unsigned-but-scoped request, to see the bytes of the fake's error shapes for
-// services whose SDK clients this package does not depend on yet.
-func rawCall(t *testing.T, f *awsfake.Server, svc, keyID, body string, header map[string]string) *http.Response {
+// rawCall sends a request signed with SigV4 but built by hand, to see the bytes of the fake's
+// error shapes for services whose SDK clients this package does not depend on yet.
+func rawCall(t *testing.T, f *awsfake.Server, svc, keyID, secret, body string, header map[string]string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, f.URL, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+keyID+"/20261203/us-east-1/"+svc+"/aws4_request, SignedHeaders=host, Signature=00")
 	for k, v := range header {
 		req.Header.Set(k, v)
+	}
+	sum := sha256.Sum256([]byte(body))
+	creds := awssdk.Credentials{AccessKeyID: keyID, SecretAccessKey: secret}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), svc, "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -238,11 +262,11 @@ func rawCall(t *testing.T, f *awsfake.Server, svc, keyID, body string, header ma
 
 func TestErrorShapesPerProtocol(t *testing.T) {
 	f := newFake(t)
-	id, _ := f.AddUser(secAccount, "responder")
+	id, secret := f.AddUser(secAccount, "responder")
 
 	t.Run("ec2", func(t *testing.T) {
 		f.Fail("ec2", "DescribeInstances", &awsfake.Failure{APIError: awsfake.APIError{Code: "InvalidInstanceID.NotFound", Message: "The instance ID 'i-0abc' does not exist"}})
-		resp := rawCall(t, f, "ec2", id, "Action=DescribeInstances&Version=2016-11-15", nil)
+		resp := rawCall(t, f, "ec2", id, secret, "Action=DescribeInstances&Version=2016-11-15", nil)
 		ec, err := ec2query.GetErrorResponseComponents(resp.Body)
 		if err != nil {
 			t.Fatal(err)
@@ -252,7 +276,7 @@ func TestErrorShapesPerProtocol(t *testing.T) {
 		}
 	})
 	t.Run("iam", func(t *testing.T) {
-		resp := rawCall(t, f, "iam", id, "Action=GetUser&Version=2010-05-08", nil)
+		resp := rawCall(t, f, "iam", id, secret, "Action=GetUser&Version=2010-05-08", nil)
 		ec, err := awsxml.GetErrorResponseComponents(resp.Body, false)
 		if err != nil {
 			t.Fatal(err)
@@ -263,7 +287,7 @@ func TestErrorShapesPerProtocol(t *testing.T) {
 	})
 	t.Run("json", func(t *testing.T) {
 		f.Fail("wafv2", "GetIPSet", &awsfake.Failure{APIError: awsfake.APIError{Code: "WAFNonexistentItemException", Message: "AWS WAF couldn’t perform the operation because your resource doesn’t exist."}})
-		resp := rawCall(t, f, "wafv2", id, "{}", map[string]string{"X-Amz-Target": "AWSWAF_20190729.GetIPSet", "Content-Type": "application/x-amz-json-1.1"})
+		resp := rawCall(t, f, "wafv2", id, secret, "{}", map[string]string{"X-Amz-Target": "AWSWAF_20190729.GetIPSet", "Content-Type": "application/x-amz-json-1.1"})
 		var body struct {
 			Type    string `json:"__type"`
 			Message string `json:"message"`
