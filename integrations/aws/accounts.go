@@ -73,6 +73,7 @@ func New(ctx context.Context, cfg config.AWS, opts Options) (*Accounts, error) {
 	}
 	singleAttempt(&base)
 	scrubConfigSources(&base)
+	base.Credentials = redact(base.Credentials)
 	return &Accounts{
 		base:     base,
 		accounts: maps.Clone(cfg.Accounts),
@@ -175,7 +176,7 @@ func (a *Accounts) For(ctx context.Context, account string, s Session) (awssdk.C
 	if _, err := creds.Retrieve(ctx); err != nil {
 		return awssdk.Config{}, fmt.Errorf("aws account %q: assume role %s: %w", account, acct.RoleARN, Classify(err))
 	}
-	cfg.Credentials = creds
+	cfg.Credentials = redact(creds)
 	return cfg, nil
 }
 

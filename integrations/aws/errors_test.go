@@ -2,6 +2,7 @@ package aws_test
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -190,8 +191,9 @@ func TestCredentialsNeverRendered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The SDK keeps the environment's keys in ConfigSources by value; %v must not show them.
-	for _, verb := range []string{"%v", "%+v", "%#v"} {
+	// The SDK keeps the environment's keys in ConfigSources by value, and its credentials cache
+	// holds the keys it retrieved; no verb may show them.
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
 		rendered = append(rendered, fmt.Sprintf(verb, prod), fmt.Sprintf(verb, security))
 	}
 	_, err = a.For(context.Background(), "nope", aws.Session{})
@@ -209,7 +211,7 @@ func TestCredentialsNeverRendered(t *testing.T) {
 
 	for _, r := range rendered {
 		for _, secret := range []string{canarySecret, canaryToken, id, creds.SecretAccessKey, creds.SessionToken, creds.AccessKeyID} {
-			if strings.Contains(r, secret) {
+			if strings.Contains(r, secret) || strings.Contains(r, hex.EncodeToString([]byte(secret))) {
 				t.Errorf("rendering carries a credential (%.8s...): %s", secret, r)
 			}
 		}
