@@ -47,8 +47,9 @@ type Accounts struct {
 	opts     Options
 	endpoint string
 
-	mu    sync.Mutex
-	cache map[cacheKey]*awssdk.CredentialsCache
+	mu          sync.Mutex
+	cache       map[cacheKey]*awssdk.CredentialsCache
+	maxSessions int // bound of cache; maxCachedSessions except in tests
 }
 
 type cacheKey struct{ account, session string }
@@ -75,11 +76,12 @@ func New(ctx context.Context, cfg config.AWS, opts Options) (*Accounts, error) {
 	scrubConfigSources(&base)
 	base.Credentials = redact(base.Credentials)
 	return &Accounts{
-		base:     base,
-		accounts: maps.Clone(cfg.Accounts),
-		opts:     opts,
-		endpoint: cfg.EndpointURL,
-		cache:    map[cacheKey]*awssdk.CredentialsCache{},
+		base:        base,
+		accounts:    maps.Clone(cfg.Accounts),
+		opts:        opts,
+		endpoint:    cfg.EndpointURL,
+		cache:       map[cacheKey]*awssdk.CredentialsCache{},
+		maxSessions: maxCachedSessions,
 	}, nil
 }
 
@@ -189,7 +191,7 @@ func (a *Accounts) credentials(regional awssdk.Config, account, roleARN, session
 	if c, ok := a.cache[k]; ok {
 		return c
 	}
-	if len(a.cache) >= maxCachedSessions {
+	if len(a.cache) >= a.maxSessions {
 		// Dropping all is simple and only costs a fresh AssumeRole per live session.
 		clear(a.cache)
 	}

@@ -306,3 +306,25 @@ func TestS3PathStyleOption(t *testing.T) {
 		}
 	}
 }
+
+// The cache is bounded: past the bound it starts over, and a session used again assumes the role
+// again instead of the map growing for the worker's lifetime.
+func TestCredentialCacheIsBounded(t *testing.T) {
+	f := setup(t)
+	a := newAccounts(t, accountsConfig(f.URL))
+	a.SetMaxSessions(2)
+	ctx := context.Background()
+	for _, step := range []string{"a", "b", "a", "c", "a"} {
+		if _, err := a.For(ctx, "prod", aws.Session{Incident: "INC-1", Step: step}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a, b assumed; a cached; c clears the full cache and is assumed; a assumed again.
+	var got []string
+	for _, c := range f.CallsTo("sts", "AssumeRole") {
+		got = append(got, strings.TrimPrefix(c.Params.Get("RoleSessionName"), "firebreak-INC-1-"))
+	}
+	if strings.Join(got, ",") != "a,b,c,a" {
+		t.Errorf("AssumeRole sessions %v, want [a b c a]", got)
+	}
+}
