@@ -328,3 +328,26 @@ func TestCredentialCacheIsBounded(t *testing.T) {
 		t.Errorf("AssumeRole sessions %v, want [a b c a]", got)
 	}
 }
+
+// Parallel steps of one incident share the account's session: concurrent For calls assume the
+// role once.
+func TestConcurrentForAssumesOnce(t *testing.T) {
+	f := setup(t)
+	a := newAccounts(t, accountsConfig(f.URL))
+	s := aws.Session{Incident: "INC-9", Step: "fanout"}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := a.For(context.Background(), "prod", s)
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(f.CallsTo("sts", "AssumeRole")); n != 1 {
+		t.Errorf("%d AssumeRole calls, want 1", n)
+	}
+}

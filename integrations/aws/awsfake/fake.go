@@ -142,8 +142,7 @@ type Failure struct {
 	Times int
 }
 
-// New starts a fake with STS registered; it is closed when the test ends through t.Cleanup by the
-// caller (Close).
+// New starts a fake with STS registered. The caller closes it (t.Cleanup(f.Close)).
 func New() *Server {
 	s := &Server{
 		services: services(),
