@@ -63,6 +63,13 @@ func acked(ack map[string]any, title string) bool {
 	return ack["response_type"] == "in_channel" && strings.Contains(text, "is declaring *"+title+"*")
 }
 
+// queued says whether a declare's answer is the honest "busy" one: told
+// to the declarer alone, queued and retried by the bot.
+func queued(ack map[string]any, title string) bool {
+	text, _ := ack["text"].(string)
+	return ack["response_type"] == "ephemeral" && strings.Contains(text, "your declare of *"+title+"* is queued and retried")
+}
+
 // grepLines keeps the lines of out that contain s.
 func grepLines(out, s string) string {
 	var keep []string
@@ -140,7 +147,7 @@ func waitLong(t *testing.T, what string, cond func() bool) {
 }
 
 // TestDeclareBurstExactlyOnce: 100 people declare at the same moment.
-// Every declare is acked, and exactly 100 incidents and 100 channels
+// Every declare is acked (or, on a slow server, honestly queued), and exactly 100 incidents and 100 channels
 // appear, one per declare. Slack resending one, and a person typing one
 // again, create nothing; a declare refused at the door creates nothing.
 func TestDeclareBurstExactlyOnce(t *testing.T) {
@@ -165,8 +172,11 @@ func TestDeclareBurstExactlyOnce(t *testing.T) {
 		if errs[i] != nil {
 			t.Fatalf("declare %d: %v", i, errs[i])
 		}
-		if !acked(acks[i], fmt.Sprintf("burst incident %d", i)) {
-			t.Fatalf("declare %d was not acked: %v\n%s", i, acks[i], grepLines(e.d.Output(), "declare"))
+		// A slow server (a -race build, a loaded machine) may answer
+		// "busy, queued": honest, and the bot retries it with the same
+		// request ID, so it must still end in exactly one incident below.
+		if !acked(acks[i], fmt.Sprintf("burst incident %d", i)) && !queued(acks[i], fmt.Sprintf("burst incident %d", i)) {
+			t.Fatalf("declare %d was neither acked nor queued: %v\n%s", i, acks[i], grepLines(e.d.Output(), "declare"))
 		}
 	}
 
