@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -67,7 +65,7 @@ func benchInterpreter(runs int) error {
 		return err
 	}
 	defer func() { _ = d.Stop(30 * time.Second) }()
-	c, err := client.Dial(client.Options{HostPort: d.TemporalAddr, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	c, err := benchClient(ctx, d.TemporalAddr)
 	if err != nil {
 		return err
 	}
