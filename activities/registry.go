@@ -48,10 +48,12 @@ type Request struct {
 	// workflow ID + run ID + step ID (+ "/compensate" for rollbacks). Actions pass it
 	// to APIs that accept client tokens, or use it to look up earlier work.
 	IdempotencyKey string
-	WorkflowID     string
-	StepID         string
-	Attempt        int32
-	With           map[string]any
+	// Incident is the key of the incident the run serves; "" outside one.
+	Incident   string
+	WorkflowID string
+	StepID     string
+	Attempt    int32
+	With       map[string]any
 }
 
 // Plan is a human-readable description of the change an action would make,
@@ -142,6 +144,12 @@ func paramsOf(t reflect.Type) []playbooks.Param {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			// encoding/json flattens an untagged embedded struct (AWSTarget, say), so its
+			// fields are parameters of their own.
+			out = append(out, paramsOf(f.Type)...)
+			continue
+		}
 		if !f.IsExported() || name == "-" {
 			continue
 		}

@@ -75,6 +75,9 @@ type ActionInput struct {
 	// retries it itself (one activity per attempt, so each shows on the
 	// timeline); zero means Temporal's own attempt counter applies.
 	Attempt int32 `json:"attempt,omitempty"`
+	// Incident is the key of the incident the run serves ("" outside one);
+	// AWS actions name their role sessions after it, for CloudTrail.
+	Incident string `json:"incident,omitempty"`
 	// Inherited marks inputs borrowed from another action (a compensation
 	// without its own `with` gets its step's inputs): keys the action does
 	// not declare are dropped instead of refused.
@@ -108,6 +111,7 @@ func (s *Steps) lookup(ctx context.Context, in ActionInput) (Action, Request, er
 	return a, Request{
 		Action:         in.Action,
 		IdempotencyKey: in.IdempotencyKey,
+		Incident:       in.Incident,
 		WorkflowID:     info.WorkflowExecution.ID,
 		StepID:         in.StepID,
 		Attempt:        attempt,

@@ -503,6 +503,13 @@ func (r *run) idempotencyKey(ctx workflow.Context, stepID string) string {
 	return e.ID + "/" + e.RunID + "/" + stepID
 }
 
+// incidentKey is the key of the incident the run serves ("" for a run
+// started outside one); actions name their AWS sessions after it.
+func (r *run) incidentKey() string {
+	key, _ := r.in.Incident["key"].(string)
+	return key
+}
+
 // childID is the workflow ID of a call step's child. Temporal keeps open
 // workflow IDs unique, so it needs no run ID, and the child's own actions
 // get keys from its own run ID.
@@ -691,7 +698,7 @@ func (r *run) action(ctx workflow.Context, s *playbooks.Step, st *StepState) err
 		}
 	}
 	var res activities.Result
-	in := activities.ActionInput{Action: s.Action, StepID: s.ID, IdempotencyKey: key, With: with}
+	in := activities.ActionInput{Action: s.Action, StepID: s.ID, IdempotencyKey: key, With: with, Incident: r.incidentKey()}
 	out := r.executeAction(ctx, s, in, s.ID+": "+s.Action, &res, func(ctx workflow.Context) {
 		r.event(ctx, Event{Kind: EventActionStopRequested, Actor: SystemActor, Step: s.ID, Outcome: "waiting",
 			Detail: fmt.Sprintf("asked %s to stop; waiting up to %s for it to report back", s.Action, abortGrace)})
@@ -774,7 +781,7 @@ func (r *run) planAction(ctx workflow.Context, s *playbooks.Step, with map[strin
 	opts := activityOptions(s)
 	opts.Summary = s.ID + ": plan " + s.Action
 	fut := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), steps.PlanAction, activities.ActionInput{
-		Action: s.Action, StepID: s.ID, IdempotencyKey: key, With: with,
+		Action: s.Action, StepID: s.ID, IdempotencyKey: key, With: with, Incident: r.incidentKey(),
 	})
 	// A plan changes nothing: after an abort it only needs to have ended.
 	out := awaitActivity(ctx, fut, &p, nil)
@@ -1184,6 +1191,7 @@ func (r *run) compensate(ctx workflow.Context, d doneStep) error {
 	var res activities.Result
 	err := r.executeAction(ctx, s, activities.ActionInput{
 		Action: c.Action, StepID: s.ID, IdempotencyKey: r.idempotencyKey(ctx, s.ID) + "/compensate", With: with, Inherited: inherited,
+		Incident: r.incidentKey(),
 	}, s.ID+": compensate with "+c.Action, &res, nil).err
 	if err != nil {
 		st.Status = StepCompensationFailed

@@ -54,7 +54,7 @@ func (r *run) register(ctx workflow.Context) error {
 // takes the bot's proof in the actor's Holds.
 func (r *run) allow(op policy.Op, a policy.Actor) error {
 	inc := &policy.Incident{Key: "this run"}
-	if key, ok := r.in.Incident["key"].(string); ok && key != "" {
+	if key := r.incidentKey(); key != "" {
 		inc.Key = key
 	}
 	if r.in.Slack != nil {

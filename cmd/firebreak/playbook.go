@@ -33,10 +33,14 @@ func newPlaybookCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-// actionRegistry lists every action this binary knows. The loader checks
-// playbooks against it; the worker runs from it.
-func actionRegistry() (*activities.Registry, error) {
-	reg, err := activities.NewRegistry(activities.CoreActions()...)
+// actionRegistry lists every action this binary knows, for the loader and
+// the commands that read specs; it cannot run AWS actions.
+func actionRegistry() (*activities.Registry, error) { return newActionRegistry(nil) }
+
+// newActionRegistry is every action, the AWS ones run by aws (nil: specs
+// only). The worker runs from it.
+func newActionRegistry(aws *activities.AWS) (*activities.Registry, error) {
+	reg, err := activities.NewRegistry(slices.Concat(activities.CoreActions(), activities.AWSActions(aws))...)
 	if err != nil {
 		return nil, fmt.Errorf("action registry: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/firebreak-ir/firebreak/activities"
+	fbaws "github.com/firebreak-ir/firebreak/integrations/aws"
 	"github.com/firebreak-ir/firebreak/integrations/config"
 	fslack "github.com/firebreak-ir/firebreak/integrations/slack"
 	ftemporal "github.com/firebreak-ir/firebreak/integrations/temporal"
@@ -219,7 +220,14 @@ func (s *stack) connectSlack(ctx context.Context) error {
 }
 
 func (s *stack) startWorker() error {
-	reg, err := actionRegistry()
+	awsCfg := s.cfg.AWS
+	reg, err := newActionRegistry(&activities.AWS{
+		// Loaded on first use: a worker that never runs an AWS step needs no AWS credentials.
+		Accounts: func(ctx context.Context) (*fbaws.Accounts, error) {
+			return fbaws.New(ctx, awsCfg, fbaws.Options{})
+		},
+		WAFv2: awsCfg.WAFv2,
+	})
 	if err != nil {
 		return err
 	}

@@ -72,6 +72,9 @@ func New(ctx context.Context, cfg config.AWS, opts Options) (*Accounts, error) {
 		// for every service's endpoint too, so that would silence AWS_ENDPOINT_URL_<SERVICE>.
 		base.BaseEndpoint = awssdk.String(cfg.EndpointURL)
 	}
+	if cfg.S3UsePathStyle {
+		opts.S3UsePathStyle = true
+	}
 	singleAttempt(&base)
 	scrubConfigSources(&base)
 	base.Credentials = redact(base.Credentials)
@@ -158,7 +161,24 @@ func sessionNameChar(c byte) bool {
 // account and session and refreshed before they expire. An account without a role uses the base
 // credentials. The role is assumed before For returns, so a refused role fails here with AWS's
 // code and request ID rather than inside the first call made with the config.
+//
+// The empty account name means the only configured account, or the base credentials as they are
+// when aws.accounts is empty (a single-account setup); with several accounts it is an error that
+// names them, because guessing would act in the wrong one.
 func (a *Accounts) For(ctx context.Context, account string, s Session) (awssdk.Config, error) {
+	if account == "" {
+		switch len(a.accounts) {
+		case 0:
+			return a.base.Copy(), nil
+		case 1:
+			for name := range a.accounts {
+				account = name
+			}
+		default:
+			return awssdk.Config{}, fmt.Errorf("%w: name the account, aws.accounts has %s", ErrUnknownAccount,
+				strings.Join(slices.Sorted(maps.Keys(a.accounts)), ", "))
+		}
+	}
 	acct, ok := a.accounts[account]
 	if !ok {
 		known := slices.Sorted(maps.Keys(a.accounts))
@@ -174,7 +194,7 @@ func (a *Accounts) For(ctx context.Context, account string, s Session) (awssdk.C
 	if acct.RoleARN == "" {
 		return cfg, nil
 	}
-	creds := a.credentials(cfg, account, acct.RoleARN, s.Name())
+	creds := a.credentials(cfg, account, acct, s.Name())
 	if _, err := creds.Retrieve(ctx); err != nil {
 		return awssdk.Config{}, fmt.Errorf("aws account %q: assume role %s: %w", account, acct.RoleARN, Classify(err))
 	}
@@ -184,7 +204,7 @@ func (a *Accounts) For(ctx context.Context, account string, s Session) (awssdk.C
 
 // credentials returns the cached provider for (account, session), creating it on first use. The
 // STS client uses the base credentials in the account's region (regional STS endpoint).
-func (a *Accounts) credentials(regional awssdk.Config, account, roleARN, session string) *awssdk.CredentialsCache {
+func (a *Accounts) credentials(regional awssdk.Config, account string, acct config.AWSAccount, session string) *awssdk.CredentialsCache {
 	k := cacheKey{account, session}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -196,8 +216,11 @@ func (a *Accounts) credentials(regional awssdk.Config, account, roleARN, session
 		clear(a.cache)
 	}
 	client := sts.NewFromConfig(regional)
-	c := awssdk.NewCredentialsCache(stscreds.NewAssumeRoleProvider(client, roleARN, func(o *stscreds.AssumeRoleOptions) {
+	c := awssdk.NewCredentialsCache(stscreds.NewAssumeRoleProvider(client, acct.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = session
+		if acct.ExternalID != "" {
+			o.ExternalID = awssdk.String(acct.ExternalID)
+		}
 	}), func(o *awssdk.CredentialsCacheOptions) {
 		// Renew ahead of expiry so a long call (a CloudTrail sweep) does not start with
 		// credentials that run out halfway.

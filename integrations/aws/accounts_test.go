@@ -85,6 +85,29 @@ func whoAmI(t *testing.T, cfg awssdk.Config) string {
 	return awssdk.ToString(out.Arn)
 }
 
+// TestExternalIDReachesAssumeRole: a role whose trust policy requires an external ID can only be
+// assumed when the account config names it.
+func TestExternalIDReachesAssumeRole(t *testing.T) {
+	f := setup(t)
+	partner := "arn:aws:iam::333333333333:role/firebreak-partner"
+	f.AddRoleWithExternalID(partner, "acme-7f3a")
+	cfg := accountsConfig(f.URL)
+	cfg.Accounts["partner"] = config.AWSAccount{AccountID: "333333333333", RoleARN: partner, ExternalID: "acme-7f3a"}
+	cfg.Accounts["partner-without"] = config.AWSAccount{AccountID: "333333333333", RoleARN: partner}
+	a := newAccounts(t, cfg)
+	if _, err := a.For(context.Background(), "partner", aws.Session{Incident: "INC-1", Step: "s"}); err != nil {
+		t.Fatalf("with the external ID: %v", err)
+	}
+	_, err := a.For(context.Background(), "partner-without", aws.Session{Incident: "INC-1", Step: "s"})
+	var ae *aws.Error
+	if !errors.As(err, &ae) || ae.Code != "AccessDenied" {
+		t.Fatalf("without the external ID: %v, want AccessDenied", err)
+	}
+	if got := f.CallsTo("sts", "AssumeRole")[0].Params.Get("ExternalId"); got != "acme-7f3a" {
+		t.Errorf("ExternalId sent %q", got)
+	}
+}
+
 func TestRoleSessionCarriesIncidentAndStep(t *testing.T) {
 	f := setup(t)
 	a := newAccounts(t, accountsConfig(f.URL))
@@ -164,6 +187,35 @@ func TestUnknownAccountNamesTheKnownOnes(t *testing.T) {
 	}
 	if len(f.Calls()) != 0 {
 		t.Errorf("calls for an unknown account: %+v", f.Calls())
+	}
+}
+
+// TestEmptyAccountName: no name means the only account, or the base credentials when none is
+// configured; with several accounts the caller must choose.
+func TestEmptyAccountName(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	one := newAccounts(t, config.AWS{EndpointURL: f.URL, Accounts: map[string]config.AWSAccount{
+		"prod": {AccountID: prodAccount, RoleARN: prodRole}}})
+	cfg, err := one.For(ctx, "", aws.Session{Incident: "INC-1", Step: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := whoAmI(t, cfg); !strings.Contains(got, ":"+prodAccount+":assumed-role/") {
+		t.Errorf("only account: acting as %q, want the prod role", got)
+	}
+	none := newAccounts(t, config.AWS{EndpointURL: f.URL})
+	cfg, err = none.For(ctx, "", aws.Session{Incident: "INC-1", Step: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := whoAmI(t, cfg); got != "arn:aws:iam::"+secAccount+":user/responder" {
+		t.Errorf("no accounts: acting as %q, want the base user", got)
+	}
+	two := newAccounts(t, accountsConfig(f.URL))
+	_, err = two.For(ctx, "", aws.Session{Incident: "INC-1"})
+	if !errors.Is(err, aws.ErrUnknownAccount) || !strings.Contains(err.Error(), "name the account, aws.accounts has prod, security") {
+		t.Errorf("two accounts: %v", err)
 	}
 }
 

@@ -89,18 +89,40 @@ type Slack struct {
 
 // AWS lists the accounts playbooks act in; credentials come from the SDK chain.
 type AWS struct {
-	Region      string                `yaml:"region"`
-	EndpointURL string                `yaml:"endpoint_url"`
-	Accounts    map[string]AWSAccount `yaml:"accounts"`
+	Region      string `yaml:"region"`
+	EndpointURL string `yaml:"endpoint_url"`
+	// S3UsePathStyle addresses buckets as http://host/bucket/key, which
+	// S3-compatible stores and local fakes need.
+	S3UsePathStyle bool                  `yaml:"s3_use_path_style"`
+	Accounts       map[string]AWSAccount `yaml:"accounts"`
+	WAFv2          WAFv2                 `yaml:"wafv2"`
 }
 
 // AWSAccount is one account reached through AssumeRole.
 type AWSAccount struct {
-	AccountID    string `yaml:"account_id"`
-	RoleARN      string `yaml:"role_arn"`
+	AccountID string `yaml:"account_id"`
+	RoleARN   string `yaml:"role_arn"`
+	// ExternalID is passed to sts:AssumeRole when the role's trust policy
+	// requires one (a role another organisation lets Firebreak assume).
+	ExternalID   string `yaml:"external_id"`
 	Region       string `yaml:"region"`
 	QuarantineSG string `yaml:"quarantine_sg"`
 }
+
+// WAFv2 bounds what aws.wafv2.block_ips may do, whatever a playbook asks.
+type WAFv2 struct {
+	// MaxBlock is the most addresses one block_ips step may add; 0 means
+	// DefaultWAFMaxBlock.
+	MaxBlock int `yaml:"max_block"`
+	// NeverBlock lists CIDRs (office egress, own NAT gateways) that no
+	// step may block; a request overlapping one is refused whole.
+	NeverBlock []string `yaml:"never_block"`
+}
+
+// DefaultWAFMaxBlock is how many addresses one block_ips step may add when
+// aws.wafv2.max_block is unset: enough for a credential-stuffing botnet's
+// worst offenders, few enough that a bad expression cannot block the world.
+const DefaultWAFMaxBlock = 1000
 
 // GitHub holds a token or GitHub App credentials.
 type GitHub struct {

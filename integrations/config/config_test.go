@@ -150,6 +150,36 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "aws account id is 12 digits",
+			file: "aws:\n  accounts:\n    prod:\n      account_id: 1234\n",
+			want: []string{`firebreak.yaml:4:7: aws.accounts.prod.account_id: want a 12-digit AWS account ID (quote it in YAML), got "1234"`},
+		},
+		{
+			name: "aws role arn must be a role",
+			file: "aws:\n  accounts:\n    prod:\n      role_arn: arn:aws:iam::123456789012:user/bob\n",
+			want: []string{`aws.accounts.prod.role_arn: want an IAM role ARN`},
+		},
+		{
+			name: "aws role arn in another account",
+			file: "aws:\n  accounts:\n    prod:\n      account_id: \"111111111111\"\n      role_arn: arn:aws:iam::222222222222:role/firebreak\n",
+			want: []string{`aws.accounts.prod.role_arn: role arn:aws:iam::222222222222:role/firebreak is in account 222222222222, but account_id says 111111111111`},
+		},
+		{
+			name: "aws external id characters",
+			file: "aws:\n  accounts:\n    prod:\n      external_id: \"has space\"\n",
+			want: []string{`aws.accounts.prod.external_id: want 2 to 1224 characters`},
+		},
+		{
+			name: "waf never_block must be CIDRs",
+			file: "aws:\n  wafv2:\n    never_block: [10.0.0.0/8, office]\n",
+			want: []string{`aws.wafv2.never_block: entry 1: want a CIDR (203.0.113.0/24, 2001:db8::/32) or an address, got "office"`},
+		},
+		{
+			name: "waf max_block positive",
+			file: "aws:\n  wafv2:\n    max_block: -1\n",
+			want: []string{`aws.wafv2.max_block: want a positive number, got -1`},
+		},
+		{
 			name: "duplicate key",
 			file: "http:\n  addr: 127.0.0.1:1\nhttp:\n  addr: 127.0.0.1:2\n",
 			want: []string{"firebreak.yaml:3:1: http: duplicate key"},

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -13,6 +14,9 @@ import (
 var (
 	slackMemberRe = regexp.MustCompile(`^[UWS][A-Z0-9]{2,}$`)
 	slugRe        = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	accountIDRe   = regexp.MustCompile(`^\d{12}$`)
+	roleARNRe     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]+$`)
+	externalIDRe  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 	slackUserRe   = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	// cliNameRe is a CLI identity (the name given to --as) in an approver
 	// group. It starts lowercase, so it can never be a Slack ID, and votes
@@ -139,8 +143,30 @@ func (c *Config) validate(mode Mode) ErrorList {
 		if !slugRe.MatchString(name) {
 			add(c.errAt(key, "", "account name must be lowercase letters, digits and dashes"))
 		}
-		if acct.RoleARN != "" && !strings.HasPrefix(acct.RoleARN, "arn:aws") {
-			add(c.errAt(key+".role_arn", "", "want an IAM role ARN (arn:aws:iam::123456789012:role/name), got %q", acct.RoleARN))
+		if acct.AccountID != "" && !accountIDRe.MatchString(acct.AccountID) {
+			add(c.errAt(key+".account_id", "", "want a 12-digit AWS account ID (quote it in YAML), got %q", acct.AccountID))
+		}
+		if acct.RoleARN != "" {
+			m := roleARNRe.FindStringSubmatch(acct.RoleARN)
+			switch {
+			case m == nil:
+				add(c.errAt(key+".role_arn", "", "want an IAM role ARN (arn:aws:iam::123456789012:role/name), got %q", acct.RoleARN))
+			case acct.AccountID != "" && m[1] != acct.AccountID:
+				add(c.errAt(key+".role_arn", "", "role %s is in account %s, but account_id says %s", acct.RoleARN, m[1], acct.AccountID))
+			}
+		}
+		if acct.ExternalID != "" && (len(acct.ExternalID) < 2 || len(acct.ExternalID) > 1224 || !externalIDRe.MatchString(acct.ExternalID)) {
+			add(c.errAt(key+".external_id", "", "want 2 to 1224 characters of letters, digits and +=,.@:/-, as AWS allows"))
+		}
+	}
+	if c.AWS.WAFv2.MaxBlock < 0 {
+		add(c.errAt("aws.wafv2.max_block", "", "want a positive number, got %d", c.AWS.WAFv2.MaxBlock))
+	}
+	for i, cidr := range c.AWS.WAFv2.NeverBlock {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			if _, aerr := netip.ParseAddr(cidr); aerr != nil {
+				add(c.errAt("aws.wafv2.never_block", "", "entry %d: want a CIDR (203.0.113.0/24, 2001:db8::/32) or an address, got %q", i, cidr))
+			}
 		}
 	}
 	checkMembers := func(key string, members []string) {

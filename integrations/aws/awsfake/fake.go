@@ -120,13 +120,21 @@ type Server struct {
 	services   map[string]service
 	handlers   map[string]map[string]Handler // service -> operation -> handler
 	keys       map[string]key                // access key ID -> owner and secret
-	roles      map[string]bool               // role ARNs that may be assumed
+	roles      map[string]string             // role ARNs that may be assumed -> required external ID ("" for none)
 	calls      []Call
 	seq        int
 	throttle   int // per mille of calls answered with the service's throttling error
 	throttled  int // accumulator that makes the share deterministic
 	failures   map[string]*Failure
 	keyCounter int
+
+	// Each service's own state lives in its file; all of it under mu.
+	ec2        *ec2State
+	asg        *asgState
+	iam        *iamState
+	waf        *wafState
+	cloudtrail *cloudtrailState
+	ssm        *ssmState
 }
 
 type key struct {
@@ -148,10 +156,23 @@ func New() *Server {
 		services: services(),
 		handlers: map[string]map[string]Handler{},
 		keys:     map[string]key{},
-		roles:    map[string]bool{},
+		roles:    map[string]string{},
 		failures: map[string]*Failure{},
+
+		ec2:        newEC2State(),
+		asg:        newAutoScalingState(),
+		iam:        newIAMState(),
+		waf:        newWAFv2State(),
+		cloudtrail: newCloudTrailState(),
+		ssm:        newSSMState(),
 	}
 	registerSTS(s)
+	registerEC2(s)
+	registerAutoScaling(s)
+	registerIAM(s)
+	registerWAFv2(s)
+	registerCloudTrail(s)
+	registerSSM(s)
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s
 }
@@ -198,6 +219,28 @@ func (s *Server) Calls() []Call {
 	return append([]Call(nil), s.calls...)
 }
 
+// State is a deep copy of every service's resources (not the call record, keys or switches), for
+// tests that compare before and after: a plan must leave it identical, a rollback must restore it.
+// Values are plain data, so reflect.DeepEqual and JSON both compare them.
+type State struct {
+	EC2         any `json:"ec2"`
+	AutoScaling any `json:"autoscaling"`
+	IAM         any `json:"iam"`
+	WAFv2       any `json:"wafv2"`
+	CloudTrail  any `json:"cloudtrail"`
+	SSM         any `json:"ssm"`
+}
+
+// State returns a copy of the fake's resources.
+func (s *Server) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return State{
+		EC2: s.ec2.snapshot(), AutoScaling: s.asg.snapshot(), IAM: s.iam.snapshot(),
+		WAFv2: s.waf.snapshot(), CloudTrail: s.cloudtrail.snapshot(), SSM: s.ssm.snapshot(),
+	}
+}
+
 // CallsTo returns the calls of one operation.
 func (s *Server) CallsTo(svc, operation string) []Call {
 	var out []Call
@@ -230,10 +273,14 @@ func (s *Server) AddUserWithSecret(account, name, secret string) (accessKeyID, s
 }
 
 // AddRole registers a role that callers may assume.
-func (s *Server) AddRole(roleARN string) {
+func (s *Server) AddRole(roleARN string) { s.AddRoleWithExternalID(roleARN, "") }
+
+// AddRoleWithExternalID registers a role whose trust policy requires sts:ExternalId to be
+// externalID ("" requires none).
+func (s *Server) AddRoleWithExternalID(roleARN, externalID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.roles[roleARN] = true
+	s.roles[roleARN] = externalID
 }
 
 // issueKey must be called with s.mu held.

@@ -62,7 +62,8 @@ func stsAssumeRole(s *Server, r *Request) (any, error) {
 	m := roleARNRe.FindStringSubmatch(roleARN)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if m == nil || !s.roles[roleARN] {
+	wantExternal, known := s.roles[roleARN]
+	if m == nil || !known || wantExternal != r.Params.Get("ExternalId") {
 		return nil, &APIError{Status: 403, Code: "AccessDenied", Message: fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", r.Caller.ARN, roleARN)}
 	}
 	account, roleName := m[1], m[2]

@@ -1,0 +1,4 @@
+package activities
+
+// cloudtrailActions lists the CloudTrail actions.
+func (a *AWS) cloudtrailActions() []Action { return nil }

@@ -1,0 +1,126 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"go.temporal.io/sdk/temporal"
+
+	fbaws "github.com/firebreak-ir/firebreak/integrations/aws"
+	"github.com/firebreak-ir/firebreak/integrations/aws/awsfake"
+	"github.com/firebreak-ir/firebreak/integrations/config"
+)
+
+// Test accounts: the responder's own (security) and the one actions act in (prod).
+const (
+	testSecAccount  = "111111111111"
+	testProdAccount = "222222222222"
+	testProdRole    = "arn:aws:iam::222222222222:role/firebreak-responder"
+)
+
+// newTestAWS starts awsfake with a responder in the security account whose keys are in the
+// environment, a prod role to assume, and an AWS runner configured with both accounts.
+func newTestAWS(t *testing.T) (*AWS, *awsfake.Server) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, k := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/credentials")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	f := awsfake.New()
+	t.Cleanup(f.Close)
+	id, secret := f.AddUser(testSecAccount, "responder")
+	t.Setenv("AWS_ACCESS_KEY_ID", id)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+	f.AddRole(testProdRole)
+	cfg := config.AWS{EndpointURL: f.URL, Accounts: map[string]config.AWSAccount{
+		"prod": {AccountID: testProdAccount, RoleARN: testProdRole},
+	}}
+	return &AWS{Accounts: func(ctx context.Context) (*fbaws.Accounts, error) {
+		return fbaws.New(ctx, cfg, fbaws.Options{})
+	}}, f
+}
+
+func TestAWSSessionRecordsRequestIDsAndNamesTheIncident(t *testing.T) {
+	a, f := newTestAWS(t)
+	ctx := context.Background()
+	s, err := a.session(ctx, Request{Incident: "INC-2026-0042", StepID: "isolate"}, AWSTarget{Account: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sts.NewFromConfig(s.Config).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := *out.Arn; !strings.HasSuffix(got, "/firebreak-INC-2026-0042-isolate") {
+		t.Errorf("acting as %s", got)
+	}
+	f.Fail("sts", "GetCallerIdentity", &awsfake.Failure{APIError: awsfake.APIError{Code: "AccessDenied", Status: 403, Message: "no"}})
+	if _, err := sts.NewFromConfig(s.Config).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
+		t.Fatal("want the planted failure")
+	}
+	calls := f.CallsTo("sts", "GetCallerIdentity")
+	want := []string{calls[0].RequestID, calls[1].RequestID}
+	if got := s.RequestIDs(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("request IDs %v, want %v (the failed call's too)", got, want)
+	}
+}
+
+func TestAWSFailureRetriesOnlyWhatCanSucceed(t *testing.T) {
+	a, f := newTestAWS(t)
+	ctx := context.Background()
+	s, err := a.session(ctx, Request{Incident: "INC-1", StepID: "s"}, AWSTarget{Account: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		code, msg string
+		status    int
+		retryable bool
+	}{
+		{"Throttling", "Rate exceeded", 400, true},
+		{"InternalFailure", "oops", 500, true},
+		{"AccessDenied", "User is not authorized", 403, false},
+		{"ValidationError", "bad", 400, false},
+	} {
+		f.Fail("sts", "GetCallerIdentity", &awsfake.Failure{APIError: awsfake.APIError{Code: tc.code, Message: tc.msg, Status: tc.status}, Times: 1})
+		_, err := sts.NewFromConfig(s.Config).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		err = awsFailure(err)
+		var app *temporal.ApplicationError
+		if !errors.As(err, &app) {
+			t.Fatalf("%s: %T %v, want an application error", tc.code, err, err)
+		}
+		if app.Type() != tc.code || app.NonRetryable() == tc.retryable {
+			t.Errorf("%s: type %q non-retryable %v", tc.code, app.Type(), app.NonRetryable())
+		}
+		if !strings.Contains(app.Error(), tc.code+": "+tc.msg) || !strings.Contains(app.Error(), "(request fa4e") {
+			t.Errorf("%s: message %q lacks AWS's code, message or request ID", tc.code, app.Error())
+		}
+	}
+}
+
+func TestAWSUnknownAccountIsBadInput(t *testing.T) {
+	a, f := newTestAWS(t)
+	_, err := a.session(context.Background(), Request{Incident: "INC-1", StepID: "s"}, AWSTarget{Account: "staging"})
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != ErrBadInput || !app.NonRetryable() || !strings.Contains(err.Error(), `"staging" (known: prod)`) {
+		t.Fatalf("got %v", err)
+	}
+	if len(f.Calls()) != 0 {
+		t.Errorf("calls made for an unknown account: %d", len(f.Calls()))
+	}
+}
+
+func TestAWSWithoutAccessSaysSo(t *testing.T) {
+	_, err := (&AWS{}).session(context.Background(), Request{}, AWSTarget{})
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != ErrAWSNotConfigured || !app.NonRetryable() {
+		t.Fatalf("got %v", err)
+	}
+}
