@@ -89,8 +89,9 @@ func TestAWSFailureRetriesOnlyWhatCanSucceed(t *testing.T) {
 		{"AccessDenied", "User is not authorized", 403, false},
 		{"ValidationError", "bad", 400, false},
 	} {
-		f.Fail("sts", "GetCallerIdentity", &awsfake.Failure{APIError: awsfake.APIError{Code: tc.code, Message: tc.msg, Status: tc.status}, Times: 1})
+		f.Fail("sts", "GetCallerIdentity", &awsfake.Failure{APIError: awsfake.APIError{Code: tc.code, Message: tc.msg, Status: tc.status}})
 		_, err := sts.NewFromConfig(s.Config).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		f.Fail("sts", "GetCallerIdentity", nil)
 		err = awsFailure(err)
 		var app *temporal.ApplicationError
 		if !errors.As(err, &app) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	sdkconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -75,7 +76,7 @@ func New(ctx context.Context, cfg config.AWS, opts Options) (*Accounts, error) {
 	if cfg.S3UsePathStyle {
 		opts.S3UsePathStyle = true
 	}
-	singleAttempt(&base)
+	throttleOnlyRetries(&base)
 	scrubConfigSources(&base)
 	base.Credentials = redact(base.Credentials)
 	return &Accounts{
@@ -88,17 +89,38 @@ func New(ctx context.Context, cfg config.AWS, opts Options) (*Accounts, error) {
 	}, nil
 }
 
-// singleAttempt makes every client built from cfg send each request once. Temporal's activity
-// retry policy is the only retry layer: it backs off durably and shows each attempt, and SDK
-// retries inside it would multiply the attempts (5 activity attempts x 3 SDK attempts = 15 calls)
-// and stretch one attempt past its start-to-close timeout. RetryMaxAttempts is set too, because
-// clients re-wrap the retryer with it, so AWS_MAX_ATTEMPTS or a profile's max_attempts would
-// otherwise bring the SDK's retries back.
-func singleAttempt(cfg *awssdk.Config) {
+// throttleAttempts is how many times the SDK sends a request AWS throttled, throttleBackoff the
+// most it waits between two sends.
+const (
+	throttleAttempts = 3
+	throttleBackoff  = 5 * time.Second
+)
+
+// throttleOnlyRetries splits retrying between the two layers by what a failure means. AWS refuses
+// a throttled request before acting on it, so sending it again at once is safe even for a write:
+// the SDK does that, up to throttleAttempts times with jittered backoff, without the client-side
+// retry quota (which would turn a throttling storm into local QuotaExceeded errors). Anything else
+// (5xx, a lost connection, a timeout) may have half-happened, so it goes back to Temporal's
+// activity retry policy, whose next attempt re-reads state through the idempotent action and
+// shows on the timeline. RetryMaxAttempts is set too, because clients re-wrap the retryer with
+// it, so AWS_MAX_ATTEMPTS or a profile's max_attempts would otherwise bring the SDK's general
+// retries back and multiply the two layers.
+func throttleOnlyRetries(cfg *awssdk.Config) {
 	cfg.Retryer = func() awssdk.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 1 })
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = throttleAttempts
+			o.MaxBackoff = throttleBackoff
+			o.RateLimiter = ratelimit.None
+			o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) awssdk.Ternary {
+				var e *Error
+				if errors.As(Classify(err), &e) && e.Kind == KindThrottled {
+					return awssdk.TrueTernary
+				}
+				return awssdk.FalseTernary
+			})}
+		})
 	}
-	cfg.RetryMaxAttempts = 1
+	cfg.RetryMaxAttempts = throttleAttempts
 }
 
 // scrubConfigSources drops the credentials the SDK keeps in cfg.ConfigSources (the environment's

@@ -21,7 +21,9 @@ import (
 // and returns the classified error and the request ID the fake answered with.
 func callFailing(t *testing.T, f *awsfake.Server, a *aws.Accounts, status int, code, msg string) (*aws.Error, string) {
 	t.Helper()
-	f.Fail("sts", "GetCallerIdentity", &awsfake.Failure{APIError: awsfake.APIError{Status: status, Code: code, Message: msg}, Times: 1})
+	// Every send fails, so the SDK's throttling retries end the same way as one send does.
+	f.Fail("sts", "GetCallerIdentity", &awsfake.Failure{APIError: awsfake.APIError{Status: status, Code: code, Message: msg}})
+	defer f.Fail("sts", "GetCallerIdentity", nil)
 	cfg, err := a.For(context.Background(), "security", aws.Session{})
 	if err != nil {
 		t.Fatal(err)
@@ -95,10 +97,10 @@ func TestClassifyReadsLikeATimelineLine(t *testing.T) {
 	}
 }
 
-// The SDK sends each request once: a throttled call reaches the fake once and comes back
-// retryable, for Temporal's retry policy to retry. AWS_MAX_ATTEMPTS must not bring SDK retries
-// back.
-func TestOneAttemptPerCall(t *testing.T) {
+// The SDK resends only what AWS throttled, at most three sends, then hands it back retryable for
+// Temporal's retry policy; a 5xx, which may have half-happened, is sent once. AWS_MAX_ATTEMPTS
+// must not bring the SDK's general retries back.
+func TestSDKRetriesOnlyThrottling(t *testing.T) {
 	f := setup(t)
 	t.Setenv("AWS_MAX_ATTEMPTS", "5")
 	a := newAccounts(t, accountsConfig(f.URL))
@@ -106,14 +108,41 @@ func TestOneAttemptPerCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	call := func() error {
+		_, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+		return err
+	}
+	sends := func() int { return len(f.CallsTo("sts", "GetCallerIdentity")) }
+
+	// Throttled twice, then through: the call succeeds on its third send.
+	f.Fail("sts", "GetCallerIdentity", &awsfake.Failure{APIError: awsfake.APIError{Code: "Throttling", Message: "Rate exceeded"}, Times: 2})
+	if err := call(); err != nil {
+		t.Fatalf("throttled twice: %v", err)
+	}
+	if n := sends(); n != 3 {
+		t.Errorf("throttled twice: %d sends, want 3", n)
+	}
+
+	// Throttled for good: three sends, then a retryable Throttling error.
 	f.Throttle(1)
-	_, err = sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	err = call()
 	var ae *aws.Error
 	if !errors.As(aws.Classify(err), &ae) || !ae.Retryable() || ae.Code != "Throttling" {
-		t.Fatalf("got %v", err)
+		t.Fatalf("throttled: got %v", err)
 	}
-	if n := len(f.CallsTo("sts", "GetCallerIdentity")); n != 1 {
-		t.Errorf("the fake saw %d attempts, want 1", n)
+	if n := sends(); n != 6 {
+		t.Errorf("throttled for good: %d sends in all, want 3 more", n-3)
+	}
+	f.Throttle(0)
+
+	// A server error may have half-happened: one send, retryable by Temporal.
+	f.Fail("sts", "GetCallerIdentity", &awsfake.Failure{APIError: awsfake.APIError{Status: 500, Code: "InternalFailure", Message: "oops"}, Times: 1})
+	err = call()
+	if !errors.As(aws.Classify(err), &ae) || !ae.Retryable() || ae.Code != "InternalFailure" {
+		t.Fatalf("5xx: got %v", err)
+	}
+	if n := sends(); n != 7 {
+		t.Errorf("5xx: %d more sends, want 1", n-6)
 	}
 }
 
