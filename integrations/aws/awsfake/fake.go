@@ -126,6 +126,7 @@ type Server struct {
 	throttle   int // per mille of calls answered with the service's throttling error
 	throttled  int // accumulator that makes the share deterministic
 	failures   map[string]*Failure
+	holds      map[string]*hold
 	keyCounter int
 
 	// Each service's own state lives in its file; all of it under mu.
@@ -158,6 +159,7 @@ func New() *Server {
 		keys:     map[string]key{},
 		roles:    map[string]string{},
 		failures: map[string]*Failure{},
+		holds:    map[string]*hold{},
 
 		ec2:        newEC2State(),
 		asg:        newAutoScalingState(),
@@ -210,6 +212,24 @@ func (s *Server) Fail(svc, operation string, f *Failure) {
 	}
 	cp := *f
 	s.failures[svc+"."+operation] = &cp
+}
+
+type hold struct {
+	reached chan struct{}
+	release chan struct{}
+}
+
+// Hold makes the next call of service's operation wait, after it is recorded and before the
+// fake acts on it, until release is called; reached is closed when that call arrives. The held
+// call is then carried out even if its client has gone (killed, timed out), as AWS carries out a
+// request it has received: tests use it to crash a worker in the middle of an action.
+func (s *Server) Hold(svc, operation string) (reached <-chan struct{}, release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := &hold{reached: make(chan struct{}), release: make(chan struct{})}
+	s.holds[svc+"."+operation] = h
+	var once sync.Once
+	return h.reached, func() { once.Do(func() { close(h.release) }) }
 }
 
 // Calls returns a copy of every call received so far.
@@ -365,7 +385,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 	idx := len(s.calls)
 	s.calls = append(s.calls, call)
+	held := s.holds[svcName+"."+req.Operation]
+	delete(s.holds, svcName+"."+req.Operation)
 	s.mu.Unlock()
+	if held != nil {
+		close(held.reached)
+		<-held.release
+	}
 
 	// Handlers take the lock themselves, so they can use the same helpers tests use.
 	out, err := h(s, req)

@@ -303,3 +303,37 @@ func TestErrorShapesPerProtocol(t *testing.T) {
 		}
 	})
 }
+
+// TestHoldCarriesOutTheCallAfterTheClientLeft: a held call waits for release and is then
+// answered by its handler even though the client gave up in the meantime.
+func TestHoldCarriesOutTheCallAfterTheClientLeft(t *testing.T) {
+	f := newFake(t)
+	id, secret := f.AddUser(secAccount, "responder")
+	handled := make(chan struct{})
+	f.Handle("sts", "GetSessionToken", func(*awsfake.Server, *awsfake.Request) (any, error) {
+		close(handled)
+		return nil, nil
+	})
+	reached, release := f.Hold("sts", "GetSessionToken")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := client(f, id, secret, "").GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+		done <- err
+	}()
+	<-reached
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the client should have given up")
+	}
+	select {
+	case <-handled:
+		t.Fatal("handled before release")
+	default:
+	}
+	release()
+	<-handled
+	if n := len(f.CallsTo("sts", "GetSessionToken")); n != 1 {
+		t.Errorf("%d calls recorded, want 1", n)
+	}
+}
