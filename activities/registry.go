@@ -49,7 +49,9 @@ type Request struct {
 	// to APIs that accept client tokens, or use it to look up earlier work.
 	IdempotencyKey string
 	// Incident is the key of the incident the run serves; "" outside one.
-	Incident   string
+	Incident string
+	// Channel is the Slack channel the run reports to; "" for none.
+	Channel    string
 	WorkflowID string
 	StepID     string
 	Attempt    int32

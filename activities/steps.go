@@ -78,6 +78,9 @@ type ActionInput struct {
 	// Incident is the key of the incident the run serves ("" outside one);
 	// AWS actions name their role sessions after it, for CloudTrail.
 	Incident string `json:"incident,omitempty"`
+	// Channel is the Slack channel the run reports to ("" for none), where
+	// slack.post posts by default.
+	Channel string `json:"channel,omitempty"`
 	// Inherited marks inputs borrowed from another action (a compensation
 	// without its own `with` gets its step's inputs): keys the action does
 	// not declare are dropped instead of refused.
@@ -112,6 +115,7 @@ func (s *Steps) lookup(ctx context.Context, in ActionInput) (Action, Request, er
 		Action:         in.Action,
 		IdempotencyKey: in.IdempotencyKey,
 		Incident:       in.Incident,
+		Channel:        in.Channel,
 		WorkflowID:     info.WorkflowExecution.ID,
 		StepID:         in.StepID,
 		Attempt:        attempt,

@@ -510,6 +510,14 @@ func (r *run) incidentKey() string {
 	return key
 }
 
+// channel is the Slack channel the run reports to ("" for none).
+func (r *run) channel() string {
+	if r.in.Slack == nil {
+		return ""
+	}
+	return r.in.Slack.Channel
+}
+
 // childID is the workflow ID of a call step's child. Temporal keeps open
 // workflow IDs unique, so it needs no run ID, and the child's own actions
 // get keys from its own run ID.
@@ -698,7 +706,7 @@ func (r *run) action(ctx workflow.Context, s *playbooks.Step, st *StepState) err
 		}
 	}
 	var res activities.Result
-	in := activities.ActionInput{Action: s.Action, StepID: s.ID, IdempotencyKey: key, With: with, Incident: r.incidentKey()}
+	in := activities.ActionInput{Action: s.Action, StepID: s.ID, IdempotencyKey: key, With: with, Incident: r.incidentKey(), Channel: r.channel()}
 	out := r.executeAction(ctx, s, in, s.ID+": "+s.Action, &res, func(ctx workflow.Context) {
 		r.event(ctx, Event{Kind: EventActionStopRequested, Actor: SystemActor, Step: s.ID, Outcome: "waiting",
 			Detail: fmt.Sprintf("asked %s to stop; waiting up to %s for it to report back", s.Action, abortGrace)})
@@ -781,7 +789,7 @@ func (r *run) planAction(ctx workflow.Context, s *playbooks.Step, with map[strin
 	opts := activityOptions(s)
 	opts.Summary = s.ID + ": plan " + s.Action
 	fut := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), steps.PlanAction, activities.ActionInput{
-		Action: s.Action, StepID: s.ID, IdempotencyKey: key, With: with, Incident: r.incidentKey(),
+		Action: s.Action, StepID: s.ID, IdempotencyKey: key, With: with, Incident: r.incidentKey(), Channel: r.channel(),
 	})
 	// A plan changes nothing: after an abort it only needs to have ended.
 	out := awaitActivity(ctx, fut, &p, nil)
@@ -1191,7 +1199,7 @@ func (r *run) compensate(ctx workflow.Context, d doneStep) error {
 	var res activities.Result
 	err := r.executeAction(ctx, s, activities.ActionInput{
 		Action: c.Action, StepID: s.ID, IdempotencyKey: r.idempotencyKey(ctx, s.ID) + "/compensate", With: with, Inherited: inherited,
-		Incident: r.incidentKey(),
+		Incident: r.incidentKey(), Channel: r.channel(),
 	}, s.ID+": compensate with "+c.Action, &res, nil).err
 	if err != nil {
 		st.Status = StepCompensationFailed

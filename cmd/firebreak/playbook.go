@@ -35,12 +35,12 @@ func newPlaybookCommand(g *globals) *cobra.Command {
 
 // actionRegistry lists every action this binary knows, for the loader and
 // the commands that read specs; it cannot run AWS actions.
-func actionRegistry() (*activities.Registry, error) { return newActionRegistry(nil) }
+func actionRegistry() (*activities.Registry, error) { return newActionRegistry(nil, nil) }
 
-// newActionRegistry is every action, the AWS ones run by aws (nil: specs
-// only). The worker runs from it.
-func newActionRegistry(aws *activities.AWS) (*activities.Registry, error) {
-	reg, err := activities.NewRegistry(slices.Concat(activities.CoreActions(), activities.AWSActions(aws))...)
+// newActionRegistry is every action, the AWS ones run by aws and the Slack
+// ones by slack (nil: specs only). The worker runs from it.
+func newActionRegistry(aws *activities.AWS, slack *activities.Slack) (*activities.Registry, error) {
+	reg, err := activities.NewRegistry(slices.Concat(activities.CoreActions(), activities.AWSActions(aws), activities.SlackActions(slack))...)
 	if err != nil {
 		return nil, fmt.Errorf("action registry: %w", err)
 	}

@@ -221,13 +221,17 @@ func (s *stack) connectSlack(ctx context.Context) error {
 
 func (s *stack) startWorker() error {
 	awsCfg := s.cfg.AWS
+	var slackActs *activities.Slack
+	if s.slackAPI != nil {
+		slackActs = &activities.Slack{API: s.slackAPI, Render: fslack.Renderer{}}
+	}
 	reg, err := newActionRegistry(&activities.AWS{
 		// Loaded on first use: a worker that never runs an AWS step needs no AWS credentials.
 		Accounts: func(ctx context.Context) (*fbaws.Accounts, error) {
 			return fbaws.New(ctx, awsCfg, fbaws.Options{})
 		},
 		WAFv2: awsCfg.WAFv2,
-	})
+	}, slackActs)
 	if err != nil {
 		return err
 	}
@@ -241,7 +245,7 @@ func (s *stack) startWorker() error {
 	var groups activities.GroupResolver = activities.StaticGroups(s.cfg.Access.Groups)
 	if s.slackAPI != nil {
 		groups = s.groups
-		w.RegisterActivity(&activities.Slack{API: s.slackAPI, Render: fslack.Renderer{}})
+		w.RegisterActivity(slackActs)
 		(&fslack.Notifier{API: s.slackAPI, Groups: s.groups}).Register(w)
 	}
 	// The worker's access.cli is what approval gates enforce, whatever a
