@@ -131,34 +131,12 @@ func (a *AWS) ssmRunPatchBaseline() Action {
 		}
 		return newSSMCommand(name, in.AWSTarget, in.SSMTargets, patchDocument, params, what+")")
 	}
-	return Def[RunPatchBaselineInput]{
-		Name: name,
-		Description: "Patch instances (by ID or by tag) with AWS-RunPatchBaseline through SSM Run Command, " +
-			"max_concurrency at a time, stopping when failures exceed max_errors; waits for every instance " +
-			"and reports its status and installed/failed/not-applicable/missing patch counts.",
-		Permissions: perms,
-		PlanFunc: func(ctx context.Context, req Request, in RunPatchBaselineInput) (Plan, error) {
-			c, err := command(in)
-			if err != nil {
-				return Plan{}, err
-			}
-			return a.ssmPlan(ctx, req, c)
-		},
-		ExecuteFunc: func(ctx context.Context, req Request, in RunPatchBaselineInput) (Result, error) {
-			c, err := command(in)
-			if err != nil {
-				return Result{}, err
-			}
-			run, err := a.ssmRun(ctx, req, c)
-			if err != nil {
-				return run.result(), err
-			}
-			if err := run.addPatchCounts(ctx, c.params["Operation"][0]); err != nil {
-				return run.result(), err
-			}
-			return run.result(), nil
-		},
-	}
+	return ssmDef(a, name, "Patch instances (by ID or by tag) with AWS-RunPatchBaseline through SSM Run Command, "+
+		"max_concurrency at a time, stopping when failures exceed max_errors; waits for every instance "+
+		"and reports its status and installed/failed/not-applicable/missing patch counts.", perms, command,
+		func(ctx context.Context, run *ssmRunState) error {
+			return run.addPatchCounts(ctx, run.spec.params["Operation"][0])
+		})
 }
 
 func (a *AWS) ssmRunCommand() Action {
@@ -169,28 +147,40 @@ func (a *AWS) ssmRunCommand() Action {
 		}
 		return newSSMCommand(name, in.AWSTarget, in.SSMTargets, in.DocumentName, in.Parameters, in.DocumentName)
 	}
-	return Def[RunCommandInput]{
-		Name: name,
-		Description: "Run a reviewed SSM command document (e.g. AWS-RunShellScript) on instances by ID or tag, " +
-			"max_concurrency at a time, stopping when failures exceed max_errors; reports each instance's status " +
-			"and the first 2 KB of its output. It runs arbitrary code as root: playbooks must put an approval on " +
-			"this step, and the document must not print secrets (the output excerpt lands in the run's history).",
-		Permissions: ssmPermissions("arn:aws:ssm:*:*:document/*", "arn:aws:ssm:*::document/*"),
-		PlanFunc: func(ctx context.Context, req Request, in RunCommandInput) (Plan, error) {
+	return ssmDef(a, name, "Run a reviewed SSM command document (e.g. AWS-RunShellScript) on instances by ID or tag, "+
+		"max_concurrency at a time, stopping when failures exceed max_errors; reports each instance's status "+
+		"and the first 2 KB of its output. It runs arbitrary code as root: playbooks must put an approval on "+
+		"this step, and the document must not print secrets (the output excerpt lands in the run's history).",
+		ssmPermissions("arn:aws:ssm:*:*:document/*", "arn:aws:ssm:*::document/*"), command,
+		func(_ context.Context, run *ssmRunState) error {
+			run.addOutputs()
+			return nil
+		})
+}
+
+// ssmDef builds an SSM action from how its input becomes a command and what it adds to the
+// outputs once the command succeeded.
+func ssmDef[In any](a *AWS, name, description string, perms Permissions, command func(In) (ssmCommandSpec, error),
+	finish func(context.Context, *ssmRunState) error) Action {
+	return Def[In]{
+		Name:        name,
+		Description: description,
+		Permissions: perms,
+		PlanFunc: func(ctx context.Context, req Request, in In) (Plan, error) {
 			c, err := command(in)
 			if err != nil {
 				return Plan{}, err
 			}
 			return a.ssmPlan(ctx, req, c)
 		},
-		ExecuteFunc: func(ctx context.Context, req Request, in RunCommandInput) (Result, error) {
+		ExecuteFunc: func(ctx context.Context, req Request, in In) (Result, error) {
 			c, err := command(in)
 			if err != nil {
 				return Result{}, err
 			}
 			run, err := a.ssmRun(ctx, req, c)
 			if err == nil {
-				run.addOutputs()
+				err = finish(ctx, run)
 			}
 			return run.result(), err
 		},
@@ -480,7 +470,7 @@ func (r *ssmRunState) collect(ctx context.Context) error {
 		}
 	}
 	listing := func() string {
-		s := fmt.Sprintf("succeeded: %s; failed: %s", orNone(ok), orNone(failed))
+		s := fmt.Sprintf("succeeded: %s; failed: %s", ssmListOrNone(ok), ssmListOrNone(failed))
 		if len(notRun) > 0 {
 			s += "; not run: " + strings.Join(notRun, ", ")
 		}
@@ -500,7 +490,7 @@ func (r *ssmRunState) collect(ctx context.Context) error {
 	return nil
 }
 
-func orNone(list []string) string {
+func ssmListOrNone(list []string) string {
 	if len(list) == 0 {
 		return "none"
 	}
@@ -557,14 +547,14 @@ func (r *ssmRunState) addOutputs() {
 				code = int(p.ResponseCode)
 			}
 		}
-		text, cut := excerpt(b.String(), ssmOutputExcerpt)
+		text, cut := ssmExcerpt(b.String(), ssmOutputExcerpt)
 		out := r.instances[awssdk.ToString(inv.InstanceId)]
 		out["response_code"], out["output"], out["output_truncated"] = code, text, cut
 	}
 }
 
-// excerpt returns the first n bytes of s, cut at a character boundary.
-func excerpt(s string, n int) (string, bool) {
+// ssmExcerpt returns the first n bytes of s, cut at a character boundary.
+func ssmExcerpt(s string, n int) (string, bool) {
 	if len(s) <= n {
 		return s, false
 	}

@@ -19,13 +19,7 @@ func ssmID(n int) string { return fmt.Sprintf("i-%017x", n) }
 
 func ssmAction(t *testing.T, a *AWS, name string) Action {
 	t.Helper()
-	for _, act := range a.ssmActions() {
-		if act.Spec().Name == name {
-			return act
-		}
-	}
-	t.Fatalf("no action %s", name)
-	return nil
+	return wafSSMAction(t, a.ssmActions(), name)
 }
 
 // ssmFleet registers managed instances 1..n in prod's eu-west-1, tagged Fleet=web.

@@ -314,9 +314,9 @@ func (a *AWS) wafPlan(ctx context.Context, req Request, action string, mode wafM
 		}
 		return p, nil
 	}
-	p.Summary = fmt.Sprintf("%s %s %s %s", verb, joinPrefixes(d.change), prep, where)
+	p.Summary = fmt.Sprintf("%s %s %s %s", verb, wafJoin(d.change), prep, where)
 	if len(d.unchanged) > 0 {
-		p.Summary += fmt.Sprintf("; %s it: %s", already, joinPrefixes(d.unchanged))
+		p.Summary += fmt.Sprintf("; %s it: %s", already, wafJoin(d.unchanged))
 	}
 	return p, nil
 }
@@ -344,14 +344,14 @@ func (a *AWS) wafExecute(ctx context.Context, req Request, action string, mode w
 	if err != nil {
 		return res, err
 	}
-	res.Outputs = map[string]any{"ip_set_arn": arn, changed: prefixList(d.change), unchanged: prefixList(d.unchanged)}
+	res.Outputs = map[string]any{"ip_set_arn": arn, changed: wafPrefixList(d.change), unchanged: wafPrefixList(d.unchanged)}
 	switch {
 	case len(d.change) == 0:
 		res.Summary = fmt.Sprintf("no change: %s in %s", already, t.name)
 	case len(d.unchanged) == 0:
-		res.Summary = fmt.Sprintf("%s %s in %s", verb, joinPrefixes(d.change), t.name)
+		res.Summary = fmt.Sprintf("%s %s in %s", verb, wafJoin(d.change), t.name)
 	default:
-		res.Summary = fmt.Sprintf("%s %s in %s; %s: %s", verb, joinPrefixes(d.change), t.name, already, joinPrefixes(d.unchanged))
+		res.Summary = fmt.Sprintf("%s %s in %s; %s: %s", verb, wafJoin(d.change), t.name, already, wafJoin(d.unchanged))
 	}
 	if mode == wafBlock && req.Attempt > 1 && len(d.unchanged) > 0 {
 		// An earlier attempt may have added these before losing its answer; they are not in
@@ -392,7 +392,7 @@ func (t wafTarget) apply(ctx context.Context, action string, mode wafMode, clien
 	}
 }
 
-func prefixList(ps []netip.Prefix) []any {
+func wafPrefixList(ps []netip.Prefix) []any {
 	out := make([]any, 0, len(ps))
 	for _, p := range ps {
 		out = append(out, p.String())
@@ -400,8 +400,8 @@ func prefixList(ps []netip.Prefix) []any {
 	return out
 }
 
-// joinPrefixes lists addresses for a summary, the first few by name.
-func joinPrefixes(ps []netip.Prefix) string {
+// wafJoin lists addresses for a summary, the first few by name.
+func wafJoin(ps []netip.Prefix) string {
 	const shown = 10
 	var parts []string
 	for i, p := range ps {

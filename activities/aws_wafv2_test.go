@@ -19,7 +19,13 @@ import (
 // wafAction returns the named aws.wafv2 action run by a.
 func wafAction(t *testing.T, a *AWS, name string) Action {
 	t.Helper()
-	for _, act := range a.wafv2Actions() {
+	return wafSSMAction(t, a.wafv2Actions(), name)
+}
+
+// wafSSMAction returns the action called name among actions.
+func wafSSMAction(t *testing.T, actions []Action, name string) Action {
+	t.Helper()
+	for _, act := range actions {
 		if act.Spec().Name == name {
 			return act
 		}
@@ -36,14 +42,16 @@ func wafWith(arn string, addresses ...string) map[string]any {
 	return map[string]any{"account": "prod", "ip_set": map[string]any{"arn": arn}, "addresses": addresses}
 }
 
-// wafAddresses is the IP set's content in the fake.
-func wafAddresses(t *testing.T, f *awsfake.Server, arn string) []string {
+// wafWantAddresses checks the IP set's content in the fake.
+func wafWantAddresses(t *testing.T, f *awsfake.Server, arn string, want ...string) {
 	t.Helper()
 	set, ok := f.State().WAFv2.(map[string]awsfake.WAFIPSet)[arn]
 	if !ok {
 		t.Fatalf("no IP set %s in the fake", arn)
 	}
-	return set.Addresses
+	if !slices.Equal(set.Addresses, want) {
+		t.Errorf("set holds %v, want %v", set.Addresses, want)
+	}
 }
 
 func wafStrings(t *testing.T, v any) []string {
@@ -115,9 +123,7 @@ func TestWAFBlockThenUnblockRestoresTheExactState(t *testing.T) {
 	if res.Resource != arn || res.Outputs["ip_set_arn"] != arn || len(res.RequestIDs) == 0 {
 		t.Errorf("resource %q, outputs %v, request IDs %v", res.Resource, res.Outputs, res.RequestIDs)
 	}
-	if got := wafAddresses(t, f, arn); !slices.Equal(got, []string{"192.0.2.1/32", "192.0.2.128/25", "203.0.113.7/32", "198.51.100.0/24"}) {
-		t.Errorf("set holds %v", got)
-	}
+	wafWantAddresses(t, f, arn, "192.0.2.1/32", "192.0.2.128/25", "203.0.113.7/32", "198.51.100.0/24")
 
 	// The same step again (a retry) finds everything there and does not update.
 	updates := len(f.CallsTo("wafv2", "UpdateIPSet"))
@@ -227,9 +233,7 @@ func TestWAFRereadsAndRetriesWhenTheLockTokenChanges(t *testing.T) {
 		t.Errorf("%d GetIPSet calls, want 2 (a re-read after the lock failure)", n)
 	}
 	// The other writer's entries survive, and the one it added is not ours to undo.
-	if got := wafAddresses(t, f, arn); !slices.Equal(got, []string{"192.0.2.1/32", "198.51.100.99/32", "203.0.113.8/32", "203.0.113.7/32"}) {
-		t.Errorf("set holds %v", got)
-	}
+	wafWantAddresses(t, f, arn, "192.0.2.1/32", "198.51.100.99/32", "203.0.113.8/32", "203.0.113.7/32")
 	if got := wafStrings(t, res.Outputs["added"]); !slices.Equal(got, []string{"203.0.113.7/32"}) {
 		t.Errorf("added %v, want only what this step added", got)
 	}
@@ -283,9 +287,7 @@ func TestWAFValidatesAndNormalisesAddresses(t *testing.T) {
 	if got := wafStrings(t, res.Outputs["added"]); !slices.Equal(got, []string{"2001:db8::2/128"}) {
 		t.Errorf("added %v", got)
 	}
-	if got := wafAddresses(t, f, v6); !slices.Equal(got, []string{"2001:DB8::1/128", "2001:db8::2/128"}) {
-		t.Errorf("set holds %v", got)
-	}
+	wafWantAddresses(t, f, v6, "2001:DB8::1/128", "2001:db8::2/128")
 }
 
 func TestWAFInputsNameTheSetClearly(t *testing.T) {
@@ -333,9 +335,7 @@ func TestWAFCloudFrontSetsAreInUSEast1(t *testing.T) {
 			t.Errorf("call in %s, want us-east-1", c.Region)
 		}
 	}
-	if got := wafAddresses(t, f, arn); !slices.Equal(got, []string{"203.0.113.7/32", "203.0.113.8/32"}) {
-		t.Errorf("set holds %v", got)
-	}
+	wafWantAddresses(t, f, arn, "203.0.113.7/32", "203.0.113.8/32")
 }
 
 func TestWAFUnknownIPSetFailsWithAWSCode(t *testing.T) {
@@ -366,9 +366,7 @@ func TestWAFThrottledCallsStillApplyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := wafAddresses(t, f, arn); !slices.Equal(got, []string{"192.0.2.1/32", "203.0.113.7/32", "203.0.113.8/32"}) {
-		t.Errorf("set holds %v", got)
-	}
+	wafWantAddresses(t, f, arn, "192.0.2.1/32", "203.0.113.7/32", "203.0.113.8/32")
 	if _, err := wafAction(t, a, "aws.wafv2.unblock_ips").Execute(ctx, wafReq("unblock", map[string]any{"account": "prod", "ip_set": map[string]any{"arn": arn}, "addresses": res.Outputs["added"]})); err != nil {
 		t.Fatal(err)
 	}

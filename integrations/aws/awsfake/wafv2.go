@@ -130,7 +130,8 @@ func wafInvalidParameter(reason, field, parameter string) *APIError {
 		Message: fmt.Sprintf("Error reason: %s, field: %s, parameter: %s", reason, field, parameter)}
 }
 
-func wafGetIPSet(s *Server, r *Request) (any, error) {
+// wafIPSetCall decodes a request naming an IP set and runs fn on the set, under s.mu.
+func wafIPSetCall(s *Server, r *Request, fn func(set *wafIPSet, in wafIPSetRequest) (any, error)) (any, error) {
 	var in wafIPSetRequest
 	if err := json.Unmarshal(r.Body, &in); err != nil {
 		return nil, &APIError{Code: "SerializationException", Message: err.Error()}
@@ -141,31 +142,32 @@ func wafGetIPSet(s *Server, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return struct {
-		IPSet     wafIPSetBody
-		LockToken string
-	}{
-		IPSet: wafIPSetBody{Name: set.name, ID: set.id, ARN: set.arn, Description: set.description,
-			IPAddressVersion: set.version, Addresses: slices.Clone(set.addresses)},
-		LockToken: set.lockToken,
-	}, nil
+	return fn(set, in)
+}
+
+func wafGetIPSet(s *Server, r *Request) (any, error) {
+	return wafIPSetCall(s, r, func(set *wafIPSet, _ wafIPSetRequest) (any, error) {
+		return struct {
+			IPSet     wafIPSetBody
+			LockToken string
+		}{
+			IPSet: wafIPSetBody{Name: set.name, ID: set.id, ARN: set.arn, Description: set.description,
+				IPAddressVersion: set.version, Addresses: slices.Clone(set.addresses)},
+			LockToken: set.lockToken,
+		}, nil
+	})
 }
 
 func wafUpdateIPSet(s *Server, r *Request) (any, error) {
-	var in wafIPSetRequest
-	if err := json.Unmarshal(r.Body, &in); err != nil {
-		return nil, &APIError{Code: "SerializationException", Message: err.Error()}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	set, err := s.waf.find(r, in)
-	if err != nil {
-		return nil, err
-	}
-	if other, ok := s.waf.concurrent[set.arn]; ok {
-		delete(s.waf.concurrent, set.arn)
+	return wafIPSetCall(s, r, s.waf.update)
+}
+
+// update applies an UpdateIPSet; s.mu must be held.
+func (st *wafState) update(set *wafIPSet, in wafIPSetRequest) (any, error) {
+	if other, ok := st.concurrent[set.arn]; ok {
+		delete(st.concurrent, set.arn)
 		set.addresses = append(set.addresses, other...)
-		set.lockToken = s.waf.nextUUID()
+		set.lockToken = st.nextUUID()
 	}
 	for _, a := range in.Addresses {
 		if !wafValidAddress(a, set.version) {
@@ -182,7 +184,7 @@ func wafUpdateIPSet(s *Server, r *Request) (any, error) {
 	if in.Description != nil {
 		set.description = *in.Description
 	}
-	set.lockToken = s.waf.nextUUID()
+	set.lockToken = st.nextUUID()
 	return struct{ NextLockToken string }{set.lockToken}, nil
 }
 
