@@ -421,13 +421,13 @@ func (r *ssmRunState) wait(ctx context.Context, id string) error {
 		if err != nil {
 			return awsFailure(err)
 		}
-		if len(out.Commands) != 1 {
-			return fmt.Errorf("%s: ListCommands returned %d commands for %s", r.spec.action, len(out.Commands), id)
-		}
-		r.command = out.Commands[0]
-		switch r.command.Status {
-		case ssmtypes.CommandStatusSuccess, ssmtypes.CommandStatusFailed, ssmtypes.CommandStatusTimedOut, ssmtypes.CommandStatusCancelled:
-			return nil
+		// A command just sent may not be listed yet (SSM is eventually consistent): poll again.
+		if len(out.Commands) == 1 {
+			r.command = out.Commands[0]
+			switch r.command.Status {
+			case ssmtypes.CommandStatusSuccess, ssmtypes.CommandStatusFailed, ssmtypes.CommandStatusTimedOut, ssmtypes.CommandStatusCancelled:
+				return nil
+			}
 		}
 		if activity.IsActivity(ctx) {
 			activity.RecordHeartbeat(ctx, ssmProgress{CommandID: id, Status: string(r.command.Status),
