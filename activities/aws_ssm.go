@@ -110,6 +110,8 @@ func ssmPermissions(documents ...string) Permissions {
 func (a *AWS) ssmRunPatchBaseline() Action {
 	const name = "aws.ssm.run_patch_baseline"
 	perms := ssmPermissions("arn:aws:ssm:*::document/" + patchDocument)
+	// The counts come from the patch state each instance reports, not from the command's output:
+	// SSM cuts that output off before the summary AWS-RunPatchBaseline prints at its end.
 	perms.IAM = append(perms.IAM, IAMPermission{Action: "ssm:DescribeInstancePatchStates", Resource: "*"})
 	command := func(in RunPatchBaselineInput) (ssmCommandSpec, error) {
 		op := in.Operation
