@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -693,5 +695,69 @@ func TestEC2ReleaseOfAStoppedInstanceInAGroupChangesNothing(t *testing.T) {
 	}
 	if !reflect.DeepEqual(f.State(), before) {
 		t.Error("a release that cannot finish changed things")
+	}
+}
+
+// A release interrupted at each of its changes is finished by the next attempt, the Auto
+// Scaling group's sizes included (its maximum raised for the attach, or not).
+func TestEC2InterruptedReleaseCompletes(t *testing.T) {
+	for _, tc := range []struct {
+		op      string
+		maxSize int
+	}{
+		{"ec2.ModifyNetworkInterfaceAttribute", 2}, {"ec2.AssociateIamInstanceProfile", 2}, {"ec2.ModifyInstanceAttribute", 2},
+		{"ec2.CreateTags", 2}, {"autoscaling.UpdateAutoScalingGroup", 2}, {"autoscaling.AttachInstances", 2},
+		{"autoscaling.UpdateAutoScalingGroup", 3}, {"ec2.DeleteTags", 3},
+	} {
+		t.Run(tc.op+"/max"+strconv.Itoa(tc.maxSize), func(t *testing.T) {
+			a, f := newTestEC2(t)
+			f.AddAutoScalingGroup(testProdAccount, ec2Region, awsfake.AutoScalingGroup{Name: ec2ASG, MinSize: 1, MaxSize: tc.maxSize, DesiredCapacity: 2})
+			before := f.State()
+			mustExecute(t, ec2Action(t, a, "aws.ec2.isolate_instance"), ec2Req("isolate", map[string]any{"instance_id": ec2Web}))
+			isolated := len(f.Calls())
+			act, req := ec2Action(t, a, "aws.ec2.release_instance"), ec2Req("isolate", map[string]any{"instance_id": ec2Web})
+			svc, name, _ := strings.Cut(tc.op, ".")
+			f.Fail(svc, name, &awsfake.Failure{APIError: awsfake.APIError{Status: 500, Code: "InternalError", Message: "An internal error has occurred"}})
+			if _, err := act.Execute(context.Background(), req); err == nil || appError(t, err).NonRetryable() {
+				t.Fatalf("interrupted: %v", err)
+			}
+			f.Fail(svc, name, nil)
+			mustExecute(t, act, req)
+			if after := f.State(); !reflect.DeepEqual(withoutHelperGroups(after), withoutHelperGroups(before)) {
+				t.Errorf("not restored:\nbefore %+v %+v\nafter  %+v %+v", ec2Of(t, before).Instances[ec2Web], asgOf(before), ec2Of(t, after).Instances[ec2Web], asgOf(after))
+			}
+			effects := sideEffects(f.Calls()[isolated:])
+			if effects["autoscaling:AttachInstances"] != 1 || effects["ec2:AssociateIamInstanceProfile"] != 1 || effects["ec2:DeleteTags"] != 1 {
+				t.Errorf("release side effects %v: attach, associate and untag once each", effects)
+			}
+		})
+	}
+}
+
+// A record longer than one tag value is split over several tags and read back whole.
+func TestEC2LongRecordSpansTags(t *testing.T) {
+	a, f := newTestAWS(t)
+	var enis []awsfake.NetworkInterface
+	for i := range 8 {
+		var groups []string
+		for j := range 4 {
+			groups = append(groups, fmt.Sprintf("sg-%017x", 0xa00+i*4+j))
+		}
+		enis = append(enis, awsfake.NetworkInterface{ID: fmt.Sprintf("eni-%017x", 0xe00+i), SecurityGroups: groups})
+	}
+	f.AddInstance(testProdAccount, ec2Region, awsfake.Instance{ID: ec2Web, VPCID: ec2VPC, NetworkInterfaces: enis})
+	before := f.State()
+	res := mustExecute(t, ec2Action(t, a, "aws.ec2.isolate_instance"), ec2Req("isolate", map[string]any{"instance_id": ec2Web}))
+	tags := ec2Of(t, f.State()).Instances[ec2Web].Tags
+	if _, ok := tags[tagOriginal+".1"]; !ok {
+		t.Fatalf("record not split: %v", tags)
+	}
+	rec, err := readRecord(tags)
+	if err != nil || !jsonEqual(t, *rec, res.Outputs["original"]) || len(rec.SecurityGroups) != 8 {
+		t.Fatalf("record read back: %+v %v", rec, err)
+	}
+	mustExecute(t, ec2Action(t, a, "aws.ec2.release_instance"), ec2Req("isolate", map[string]any{"instance_id": ec2Web}))
+	if !reflect.DeepEqual(withoutHelperGroups(f.State()), withoutHelperGroups(before)) {
+		t.Error("not restored")
 	}
 }
