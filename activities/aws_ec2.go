@@ -614,7 +614,11 @@ func readRecord(tags map[string]string) (*IsolationRecord, error) {
 		b.WriteString(v)
 	}
 	var rec IsolationRecord
-	if err := json.Unmarshal([]byte(b.String()), &rec); err != nil || rec.SecurityGroups == nil {
+	err := json.Unmarshal([]byte(b.String()), &rec)
+	if err == nil && rec.SecurityGroups == nil {
+		err = errors.New("it has no security_groups")
+	}
+	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("tag %s is not a record Firebreak wrote (%v); remove it or pass original", tagOriginal, err), "BadIsolationRecord", err)
 	}
 	return &rec, nil
