@@ -398,7 +398,7 @@ func (r *run) validateExtend(_ workflow.Context, x WaitExtension) error {
 		}
 		return fmt.Errorf("step %s is not waiting (it is %s); only a wait in progress can be extended", x.StepID, status)
 	}
-	by, err := parseExtension(x.By)
+	by, err := ParseExtension(x.By)
 	if err != nil {
 		return fmt.Errorf("cannot extend step %s by %q: %w", x.StepID, x.By, err)
 	}
@@ -417,10 +417,10 @@ func (r *run) validateExtend(_ workflow.Context, x WaitExtension) error {
 	return nil
 }
 
-// parseExtension reads WaitExtension.By: a duration ("24h", "1d12h", or
+// ParseExtension reads WaitExtension.By: a duration ("24h", "1d12h", or
 // negative, which the validator refuses with its own words) or a whole
-// number of seconds.
-func parseExtension(by string) (time.Duration, error) {
+// number of seconds. Clients check with it before they send.
+func ParseExtension(by string) (time.Duration, error) {
 	s := strings.TrimSpace(by)
 	if s == "" {
 		return 0, errors.New("say by how much, e.g. 24h")
@@ -446,7 +446,7 @@ func parseExtension(by string) (time.Duration, error) {
 // and restarts its timer.
 func (r *run) extendWait(ctx workflow.Context, x WaitExtension) (WaitExtended, error) {
 	w := r.waits[x.StepID]
-	by, err := parseExtension(x.By)
+	by, err := ParseExtension(x.By)
 	if err != nil { // the validator parsed it already
 		return WaitExtended{}, err
 	}
