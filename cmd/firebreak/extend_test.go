@@ -109,3 +109,27 @@ func TestWaitEnd(t *testing.T) {
 		t.Errorf("extendable wait: %q", got)
 	}
 }
+
+// TestShowAndGraphDescribeExtendableWaits: show and graph say how long a
+// wait is, written as a template or not, and how far it may be extended.
+func TestShowAndGraphDescribeExtendableWaits(t *testing.T) {
+	dir := writePlaybooks(t, map[string]string{"block.yaml": `apiVersion: firebreak/v1
+kind: Playbook
+metadata: {name: my-block}
+inputs:
+  duration: {type: duration, default: 24h}
+steps:
+  - id: hold
+    wait: {duration: "${{ inputs.duration }}", extendable: true, max: 3d}
+  - id: settle
+    wait: {duration: 10m}
+`})
+	code, out, errOut := runCLI(t, nil, "playbook", "show", "--dir", dir, "my-block")
+	if code != 0 || !strings.Contains(out, "1. hold: wait ${{ inputs.duration }}, extendable up to 72h\n") || !strings.Contains(out, "2. settle: wait 10m\n") {
+		t.Fatalf("show: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, nil, "playbook", "graph", "--dir", dir, "my-block")
+	if code != 0 || !strings.Contains(out, `s_hold(("hold<br/>wait ${{ inputs.duration }}, extendable up to 72h"))`) {
+		t.Fatalf("graph: exit %d\n%s%s", code, out, errOut)
+	}
+}
