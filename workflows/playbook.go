@@ -1166,7 +1166,7 @@ func (r *run) waitDuration(s *playbooks.Step) (time.Duration, error) {
 	}
 	text, err := r.eval.RenderString(w.DurationExpr, r.vars)
 	if err != nil {
-		return 0, fmt.Errorf("render wait.duration %s: %w", w.DurationExpr, err)
+		return 0, fmt.Errorf("render wait.duration: %w", err)
 	}
 	d, err := playbooks.ParseDuration(strings.TrimSpace(text))
 	if err != nil {

@@ -356,3 +356,39 @@ func TestPlanShowsTheRenderedWait(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitDurationTemplateThatCannotRender(t *testing.T) {
+	pb := load(t, header+`
+steps:
+  - id: block
+    action: core.noop
+  - id: hold
+    wait: {duration: "${{ steps.block.outputs.expires_in }}", extendable: true}
+`)
+	res := newHarness(t).run(pb, nil, "")
+	want := "step hold: render wait.duration: ${{ steps.block.outputs.expires_in }}: no such key: expires_in"
+	if res.Status != RunFailed || res.Error != want {
+		t.Fatalf("status %s, error %q; want failed with %q", res.Status, res.Error, want)
+	}
+}
+
+func TestParseExtension(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"24h": 24 * time.Hour, "1d12h": 36 * time.Hour, "3600": time.Hour, " 90m ": 90 * time.Minute,
+		"-1h": -time.Hour, "-30": -30 * time.Second, "0": 0,
+	} {
+		if got, err := ParseExtension(in); err != nil || got != want {
+			t.Errorf("ParseExtension(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"":                    "say by how much, e.g. 24h",
+		"soon":                `invalid duration "soon": use a number and a unit, e.g. 90s, 15m, 1h30m, 7d`,
+		"99999999999999":      "that is too long",
+		"9999999999999999999": `invalid duration "9999999999999999999": use a number and a unit, e.g. 90s, 15m, 1h30m, 7d`,
+	} {
+		if _, err := ParseExtension(in); err == nil || err.Error() != want {
+			t.Errorf("ParseExtension(%q) error %v, want %q", in, err, want)
+		}
+	}
+}
