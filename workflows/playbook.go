@@ -89,12 +89,11 @@ type run struct {
 	byID     map[string]*StepState
 	timeline []Event
 	// done lists finished action steps in completion order, for rollback.
-	done  []doneStep
-	gates map[string]*gate
-	tasks map[string]bool // step ID -> waiting for completion
-	// waits are the extendable timed waits in progress, by step ID.
-	waits    map[string]*timedWait
-	signals  map[string]bool // resume signals received, by name
+	done     []doneStep
+	gates    map[string]*gate
+	tasks    map[string]bool       // step ID -> waiting for completion
+	waits    map[string]*timedWait // extendable timed waits in progress, by step ID
+	signals  map[string]bool       // resume signals received, by name
 	aborted  *AbortRequest
 	cancel   workflow.CancelFunc
 	phase    string // phasePlan…phaseFinished: what an abort would stop
@@ -118,7 +117,6 @@ type doneStep struct {
 type timedWait struct {
 	step  *playbooks.Step
 	state *StepState
-	start time.Time
 }
 
 // gate is an open or closed approval.
@@ -1131,7 +1129,7 @@ func (r *run) timedWait(ctx workflow.Context, s *playbooks.Step, st *StepState) 
 			return fmt.Errorf("wait.duration %s gave %s, longer than wait.max (%s)", cmp.Or(s.Wait.DurationExpr, s.Wait.Duration.String()), playbooks.Duration(d), playbooks.Duration(limit))
 		}
 		st.Extendable, st.Latest = true, start.Add(limit)
-		r.waits[s.ID] = &timedWait{step: s, state: st, start: start}
+		r.waits[s.ID] = &timedWait{step: s, state: st}
 		defer delete(r.waits, s.ID)
 		detail += fmt.Sprintf("; extendable up to %s in all (until %s)", playbooks.Duration(limit), stamp(st.Latest))
 	}
