@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common"
 	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/operators"
@@ -21,7 +22,10 @@ type exprSite struct {
 	text  string
 	off   int // byte offset of text in node.Value
 	when  bool
-	ctx   siteCtx
+	// duration: the expression is a whole duration value (wait.duration),
+	// so it must be able to give one.
+	duration bool
+	ctx      siteCtx
 }
 
 // checkExpr compiles and type-checks one expression, then checks what it
@@ -43,9 +47,52 @@ func (d *decoder) checkExpr(s *exprSite) {
 			d.errorf(s.node, "when must be a bool expression, got %s", ast.OutputType())
 		}
 	}
+	if s.duration {
+		d.checkDurationExpr(s, ast)
+	}
 	native := ast.NativeRep()
 	r := refWalker{d: d, site: s, info: native.SourceInfo()}
 	r.walk(native.Expr(), nil)
+}
+
+// checkDurationExpr checks an expression that is a whole duration: it must
+// give a duration or a string (which is parsed when the step starts), and an
+// input it reads as is must be declared as a duration or a string.
+func (d *decoder) checkDurationExpr(s *exprSite, a *cel.Ast) {
+	switch a.OutputType().Kind() {
+	case types.StringKind, types.DurationKind, types.DynKind:
+	default:
+		d.errorf(s.node, "%s must give a duration such as \"24h\", but ${{ %s }} is %s", s.field, s.text, a.OutputType())
+		return
+	}
+	name, ok := inputRead(a.NativeRep().Expr())
+	if !ok {
+		return
+	}
+	if typ, declared := d.inputType[name]; declared && typ != TypeDuration && typ != TypeString {
+		d.errorf(s.node, "%s reads input %q, which is of type %s: declare it with type: duration", s.field, name, typ)
+	}
+}
+
+// inputRead returns name when e is exactly `inputs.name` or
+// `inputs['name']`.
+func inputRead(e celast.Expr) (string, bool) {
+	switch e.Kind() {
+	case celast.SelectKind:
+		sel := e.AsSelect()
+		if op := sel.Operand(); !sel.IsTestOnly() && op.Kind() == celast.IdentKind && op.AsIdent() == varInputs {
+			return sel.FieldName(), true
+		}
+	case celast.CallKind:
+		call := e.AsCall()
+		args := call.Args()
+		if call.FunctionName() == operators.Index && len(args) == 2 && args[0].Kind() == celast.IdentKind && args[0].AsIdent() == varInputs && args[1].Kind() == celast.LiteralKind {
+			if key, ok := args[1].AsLiteral().(types.String); ok {
+				return string(key), true
+			}
+		}
+	}
+	return "", false
 }
 
 // exprPos maps a location inside an expression to the file.

@@ -197,7 +197,7 @@ var (
 	compensateKeys = []string{"action", "with"}
 	approvalKeys   = []string{"group", "users", "min", "timeout", "on_timeout", "escalate", "allow_requester"}
 	manualKeys     = []string{"role", "task"}
-	waitKeys       = []string{"duration", "signal"}
+	waitKeys       = []string{"duration", "signal", "extendable", "max"}
 	callKeys       = []string{"playbook", "with"}
 	inputTypes     = []string{TypeString, TypeInt, TypeBool, TypeDuration, TypeList}
 )
@@ -210,11 +210,12 @@ type decoder struct {
 	env  *cel.Env
 	errs ErrorList
 
-	inputs  map[string]bool
-	ids     map[string]stepInfo
-	idOrder []string // declared IDs in file order, for suggestions
-	exprs   []exprSite
-	calls   []callSite
+	inputs    map[string]bool
+	inputType map[string]string // declared type of each input, for checks of what reads it
+	ids       map[string]stepInfo
+	idOrder   []string // declared IDs in file order, for suggestions
+	exprs     []exprSite
+	calls     []callSite
 }
 
 // stepInfo places a step in execution order: top-level steps run in
@@ -240,7 +241,7 @@ func (d *decoder) errorAt(p pos, format string, args ...any) {
 }
 
 func parseFile(src []byte, file string, cat Catalog, env *cel.Env) *fileResult {
-	d := &decoder{file: file, cat: cat, env: env, inputs: map[string]bool{}, ids: map[string]stepInfo{}}
+	d := &decoder{file: file, cat: cat, env: env, inputs: map[string]bool{}, inputType: map[string]string{}, ids: map[string]stepInfo{}}
 	res := &fileResult{pb: &Playbook{Source: file, OnFailure: OnFailureStop}}
 	root, ok := d.document(src)
 	if ok {
@@ -386,7 +387,9 @@ func (d *decoder) inputList(n *yaml.Node) []Input {
 			d.errorf(f.key, "input name %q must be an identifier (letters, digits and _, not starting with a digit)", name)
 		}
 		d.inputs[name] = true
-		out = append(out, d.input(name, f.val))
+		in := d.input(name, f.val)
+		d.inputType[name] = in.Type
+		out = append(out, in)
 	}
 	return out
 }

@@ -99,7 +99,7 @@ func (d *decoder) step(n *yaml.Node, order int, group string) Step {
 		case KindManual:
 			st.Manual = d.manual(body, ctx)
 		case KindWait:
-			st.Wait = d.wait(body)
+			st.Wait = d.wait(body, ctx)
 		case KindCall:
 			st.Call = d.call(body, ctx)
 		}
@@ -116,7 +116,7 @@ func (d *decoder) step(n *yaml.Node, order int, group string) Step {
 			switch {
 			case st.Kind == KindParallel:
 				d.errorf(f.key, "timeout is not allowed on a parallel group: set it on its steps")
-			case st.Kind == KindWait && st.Wait != nil && st.Wait.Duration != 0:
+			case st.Kind == KindWait && st.Wait != nil && (st.Wait.Duration != 0 || st.Wait.DurationExpr != ""):
 				d.errorf(f.key, "timeout has no effect on a wait with a duration")
 			}
 		case "continue_on_error":
@@ -586,7 +586,7 @@ func (d *decoder) manual(n *yaml.Node, ctx siteCtx) *Manual {
 	return m
 }
 
-func (d *decoder) wait(n *yaml.Node) *Wait {
+func (d *decoder) wait(n *yaml.Node, ctx siteCtx) *Wait {
 	fs := d.mapping(n, "wait", waitKeys)
 	if fs == nil {
 		return nil
@@ -595,7 +595,11 @@ func (d *decoder) wait(n *yaml.Node) *Wait {
 	for _, f := range fs {
 		switch f.key.Value {
 		case "duration":
-			w.Duration, _ = d.duration(f.val, "wait.duration")
+			if isScalar(f.val, "!!str") && hasTemplate(f.val.Value) {
+				w.DurationExpr = d.durationExpr(f.val, "wait.duration", ctx)
+			} else {
+				w.Duration, _ = d.duration(f.val, "wait.duration")
+			}
 		case "signal":
 			if s, ok := d.name(f.val, "wait.signal"); ok {
 				if !signalRE.MatchString(s) {
@@ -603,6 +607,15 @@ func (d *decoder) wait(n *yaml.Node) *Wait {
 				}
 				w.Signal = s
 			}
+		case "extendable":
+			w.Extendable, _ = d.boolean(f.val, "wait.extendable")
+		case "max":
+			// A literal, so the bound is known when the playbook is reviewed.
+			if isScalar(f.val, "!!str") && hasTemplate(f.val.Value) {
+				d.errorf(f.val, "wait.max must be a literal duration such as 7d: templates are not evaluated here")
+				break
+			}
+			w.Max, _ = d.duration(f.val, "wait.max")
 		}
 	}
 	switch {
@@ -611,7 +624,42 @@ func (d *decoder) wait(n *yaml.Node) *Wait {
 	case fs.get("duration") == nil && fs.get("signal") == nil:
 		d.errorf(n, "wait needs a duration or a signal")
 	}
+	if fs.get("signal") != nil {
+		for _, key := range []string{"extendable", "max"} {
+			if f := fs.get(key); f != nil {
+				d.errorf(f.key, "wait.%s only applies to a wait with a duration; a signal wait lasts until its signal (bound it with timeout)", key)
+			}
+		}
+		return w
+	}
+	mf := fs.get("max")
+	if mf != nil && !w.Extendable {
+		d.errorf(mf.key, "wait.max bounds extensions, so it needs extendable: true")
+	}
+	if w.Extendable && w.Max == 0 && mf == nil {
+		w.Max = DefaultWaitMax
+	}
+	if mf != nil && w.Max > 0 && w.Duration > w.Max {
+		d.errorf(mf.val, "wait.max (%s) is shorter than wait.duration (%s)", w.Max, w.Duration)
+	}
 	return w
+}
+
+// durationExpr reads a duration given as a template, rendered when the
+// step starts. Its expressions are checked like any other; one that is the
+// whole value must be able to give a duration (see checkExpr).
+func (d *decoder) durationExpr(n *yaml.Node, what string, ctx siteCtx) string {
+	segs, err := splitTemplates(n.Value)
+	if err != nil {
+		d.templateError(n, what, err)
+		return ""
+	}
+	for _, s := range segs {
+		if s.expr {
+			d.exprs = append(d.exprs, exprSite{node: n, field: what, text: s.text, off: s.off, ctx: ctx, duration: len(segs) == 1})
+		}
+	}
+	return n.Value
 }
 
 func (d *decoder) call(n *yaml.Node, ctx siteCtx) *Call {

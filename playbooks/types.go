@@ -5,7 +5,11 @@ package playbooks
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -160,10 +164,51 @@ type Manual struct {
 	Task string `json:"task"`
 }
 
-// Wait pauses the run for Duration or until Signal arrives (exactly one).
+// Wait pauses the run for a duration or until Signal arrives (exactly one).
+// The duration is Duration, a literal, or DurationExpr, a template such as
+// `${{ inputs.duration }}` rendered when the step starts.
 type Wait struct {
-	Duration Duration `json:"duration,omitempty"`
-	Signal   string   `json:"signal,omitempty"`
+	Duration     Duration `json:"duration,omitempty"`
+	DurationExpr string   `json:"duration_expr,omitempty"`
+	Signal       string   `json:"signal,omitempty"`
+	// Extendable lets responders move the end of a timed wait later while
+	// it waits (from chat or the CLI), up to Max after the wait began.
+	Extendable bool `json:"extendable,omitempty"`
+	// Max bounds the whole wait, extensions included. The loader sets it to
+	// DefaultWaitMax on an extendable wait that does not say.
+	Max Duration `json:"max,omitempty"`
+}
+
+// DefaultWaitMax is how long an extendable wait may last in all when its
+// playbook sets no wait.max: long enough for a weekend, short enough that a
+// forgotten block does not stay forever.
+const DefaultWaitMax = Duration(7 * 24 * time.Hour)
+
+// Limit is the longest the wait may last in all, extensions included.
+func (w *Wait) Limit() time.Duration {
+	if w.Max > 0 {
+		return time.Duration(w.Max)
+	}
+	return time.Duration(DefaultWaitMax)
+}
+
+// Timed reports whether the wait ends after a duration (not on a signal).
+func (w *Wait) Timed() bool { return w.Signal == "" }
+
+// String describes the wait for plans, graphs and timelines: "10m",
+// "${{ inputs.duration }}", or either followed by ", extendable up to 168h".
+func (w *Wait) String() string {
+	if w.Signal != "" {
+		return "signal " + w.Signal
+	}
+	s := w.Duration.String()
+	if w.DurationExpr != "" {
+		s = w.DurationExpr
+	}
+	if w.Extendable {
+		s += ", extendable up to " + Duration(w.Limit()).String()
+	}
+	return s
 }
 
 // Call runs another playbook (looked up in Playbook.Calls) as a child.
@@ -189,18 +234,53 @@ func (d Duration) String() string {
 	return s
 }
 
-// ParseDuration parses a Go duration string, rejecting negative values
-// since no DSL field means anything by them.
+// ParseDuration parses a Go duration string, which may start with a
+// number of days ("7d", "1d12h": incidents are measured in days, Go stops
+// at hours), rejecting negative values since no DSL field means anything
+// by them.
 func ParseDuration(s string) (Duration, error) {
-	d, err := time.ParseDuration(s)
+	d, err := parseDays(s)
 	if err != nil {
 		// time's message repeats the input; say how to write one instead.
-		return 0, fmt.Errorf("invalid duration %q: use a number and a unit, e.g. 90s, 15m, 1h30m", s)
+		return 0, fmt.Errorf("invalid duration %q: use a number and a unit, e.g. 90s, 15m, 1h30m, 7d", s)
 	}
 	if d < 0 {
 		return 0, fmt.Errorf("invalid duration %q: must not be negative", s)
 	}
 	return Duration(d), nil
+}
+
+// daysRE matches a leading number of days and what follows it.
+var daysRE = regexp.MustCompile(`^([-+]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)d(.*)$`)
+
+// parseDays is time.ParseDuration with an optional leading days unit.
+func parseDays(s string) (time.Duration, error) {
+	m := daysRE.FindStringSubmatch(s)
+	if m == nil {
+		return time.ParseDuration(s)
+	}
+	days, err := strconv.ParseFloat(m[2], 64)
+	if err != nil {
+		return 0, err
+	}
+	total := days * float64(24*time.Hour)
+	if rest := m[3]; rest != "" {
+		if rest[0] == '-' || rest[0] == '+' {
+			return 0, errors.New("a sign may only lead the duration")
+		}
+		d, err := time.ParseDuration(rest)
+		if err != nil {
+			return 0, err
+		}
+		total += float64(d)
+	}
+	if total >= math.MaxInt64 {
+		return 0, errors.New("duration out of range")
+	}
+	if m[1] == "-" {
+		total = -total
+	}
+	return time.Duration(total), nil
 }
 
 // MarshalJSON writes d as a duration string.

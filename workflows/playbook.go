@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -90,8 +91,9 @@ type run struct {
 	// done lists finished action steps in completion order, for rollback.
 	done     []doneStep
 	gates    map[string]*gate
-	tasks    map[string]bool // step ID -> waiting for completion
-	signals  map[string]bool // resume signals received, by name
+	tasks    map[string]bool       // step ID -> waiting for completion
+	waits    map[string]*timedWait // extendable timed waits in progress, by step ID
+	signals  map[string]bool       // resume signals received, by name
 	aborted  *AbortRequest
 	cancel   workflow.CancelFunc
 	phase    string // phasePlan…phaseFinished: what an abort would stop
@@ -108,6 +110,13 @@ type doneStep struct {
 	// uncertain: the run was aborted while the action ran and never
 	// learned whether it made its change; it is compensated anyway.
 	uncertain bool
+}
+
+// timedWait is an extendable wait in progress: extend_wait moves
+// state.Until, and the waiting step restarts its timer for the new end.
+type timedWait struct {
+	step  *playbooks.Step
+	state *StepState
 }
 
 // gate is an open or closed approval.
@@ -194,6 +203,7 @@ func newRun(in PlaybookInput) *run {
 		byID:     map[string]*StepState{},
 		gates:    map[string]*gate{},
 		tasks:    map[string]bool{},
+		waits:    map[string]*timedWait{},
 		signals:  map[string]bool{},
 		status:   RunRunning,
 		outcomes: map[string]map[string]any{},
@@ -409,7 +419,7 @@ func describeStep(s *playbooks.Step) string {
 		if s.Wait.Signal != "" {
 			return "wait for signal " + s.Wait.Signal
 		}
-		return "wait " + s.Wait.Duration.String()
+		return "wait " + s.Wait.String()
 	case playbooks.KindCall:
 		return "call " + s.Call.Playbook
 	}
@@ -1085,7 +1095,12 @@ func (r *run) manual(ctx workflow.Context, s *playbooks.Step, st *StepState) err
 
 func (r *run) wait(ctx workflow.Context, s *playbooks.Step, st *StepState) error {
 	st.Status = StepWaiting
+	if s.Wait.Signal == "" && (s.Wait.DurationExpr != "" || s.Wait.Extendable) {
+		return r.timedWait(ctx, s, st)
+	}
 	if s.Wait.Signal == "" {
+		// Literal waits keep their single Sleep: runs recorded before
+		// extendable waits existed replay the same commands.
 		st.Until = workflow.Now(ctx).Add(time.Duration(s.Wait.Duration))
 		r.event(ctx, Event{Kind: EventWaitStarted, Actor: SystemActor, Step: s.ID, Detail: "for " + s.Wait.Duration.String()})
 		return workflow.Sleep(ctx, time.Duration(s.Wait.Duration))
@@ -1094,6 +1109,75 @@ func (r *run) wait(ctx workflow.Context, s *playbooks.Step, st *StepState) error
 	r.event(ctx, Event{Kind: EventWaitStarted, Actor: SystemActor, Step: s.ID, Detail: "for signal " + s.Wait.Signal})
 	return r.awaitStep(ctx, s, func() bool { return r.signals[s.Wait.Signal] })
 }
+
+// timedWait waits for a duration known when the step starts (a template,
+// say) and, when the step is extendable, until an end that extend_wait may
+// move later: each move restarts the timer for what is left. Only
+// playbooks that older code could not load reach it, so it needs no
+// version gate.
+func (r *run) timedWait(ctx workflow.Context, s *playbooks.Step, st *StepState) error {
+	d, err := r.waitDuration(s)
+	if err != nil {
+		return err
+	}
+	start := workflow.Now(ctx)
+	st.Until = start.Add(d)
+	detail := fmt.Sprintf("for %s, until %s", playbooks.Duration(d), stamp(st.Until))
+	if s.Wait.Extendable {
+		limit := s.Wait.Limit()
+		if d > limit {
+			return fmt.Errorf("wait.duration %s gave %s, longer than wait.max (%s)", cmp.Or(s.Wait.DurationExpr, s.Wait.Duration.String()), playbooks.Duration(d), playbooks.Duration(limit))
+		}
+		st.Extendable, st.Latest = true, start.Add(limit)
+		r.waits[s.ID] = &timedWait{step: s, state: st}
+		defer delete(r.waits, s.ID)
+		detail += fmt.Sprintf("; extendable up to %s in all (until %s)", playbooks.Duration(limit), stamp(st.Latest))
+	}
+	r.event(ctx, Event{Kind: EventWaitStarted, Actor: SystemActor, Step: s.ID, Detail: detail})
+	for {
+		left := st.Until.Sub(workflow.Now(ctx))
+		if left <= 0 {
+			return nil
+		}
+		until := st.Until
+		fired, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      left,
+			TimerOptions: workflow.TimerOptions{Summary: s.ID + ": wait until " + stamp(until)},
+		}, func() bool { return !st.Until.Equal(until) })
+		if err != nil {
+			return err
+		}
+		// An extension accepted in the same task as the timer fired still
+		// counts: only an unchanged end is the end.
+		if !fired && st.Until.Equal(until) {
+			return nil
+		}
+	}
+}
+
+// waitDuration is a timed wait's duration: the literal, or its template
+// rendered now and parsed, refused unless positive.
+func (r *run) waitDuration(s *playbooks.Step) (time.Duration, error) {
+	w := s.Wait
+	if w.DurationExpr == "" {
+		return time.Duration(w.Duration), nil
+	}
+	text, err := r.eval.RenderString(w.DurationExpr, r.vars)
+	if err != nil {
+		return 0, fmt.Errorf("render wait.duration: %w", err)
+	}
+	d, err := playbooks.ParseDuration(strings.TrimSpace(text))
+	if err != nil {
+		return 0, fmt.Errorf("wait.duration %s: %w", w.DurationExpr, err)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("wait.duration %s gave %q: a wait must be longer than 0s", w.DurationExpr, text)
+	}
+	return time.Duration(d), nil
+}
+
+// stamp formats a time for the timeline and messages.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // awaitStep waits for cond, bounded by the step's timeout when it has one.
 func (r *run) awaitStep(ctx workflow.Context, s *playbooks.Step, cond func() bool) error {

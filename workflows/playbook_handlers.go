@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/firebreak-ir/firebreak/activities"
+	"github.com/firebreak-ir/firebreak/playbooks"
 	"github.com/firebreak-ir/firebreak/workflows/policy"
 )
 
@@ -42,6 +44,10 @@ func (r *run) register(ctx workflow.Context) error {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCompleteTask, r.completeTask,
 		workflow.UpdateHandlerOptions{Validator: r.validateTask}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateExtendWait, r.extendWait,
+		workflow.UpdateHandlerOptions{Validator: r.validateExtend}); err != nil {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateAbort, r.abort,
@@ -366,6 +372,100 @@ func (r *run) completeTask(ctx workflow.Context, t TaskCompletion) (StepState, e
 	st.Summary = "done by " + t.Actor + comment(t.Note)
 	r.event(ctx, Event{Kind: EventTaskCompleted, Actor: t.Actor, Step: t.StepID, Outcome: "done", Origin: t.Origin, Detail: t.Note})
 	return *st, nil
+}
+
+func (r *run) validateExtend(_ workflow.Context, x WaitExtension) error {
+	if strings.TrimSpace(x.Actor) == "" {
+		return errors.New("extending a wait needs the actor's identity")
+	}
+	if err := r.allow(policy.ExtendWait, policy.Actor{User: x.Actor, Origin: x.Origin, Channel: x.Channel, Holds: x.Holds}); err != nil {
+		return err
+	}
+	s, ok := r.pb.Step(x.StepID)
+	switch {
+	case !ok:
+		return fmt.Errorf("this run has no step %q", x.StepID)
+	case s.Kind != playbooks.KindWait || !s.Wait.Timed():
+		return fmt.Errorf("step %s is not a timed wait; only `wait: {duration: …}` steps can be extended", x.StepID)
+	case !s.Wait.Extendable:
+		return fmt.Errorf("step %s cannot be extended: its playbook does not set wait.extendable: true", x.StepID)
+	}
+	w := r.waits[x.StepID]
+	if w == nil || r.aborted != nil {
+		status := strings.ReplaceAll(r.byID[x.StepID].Status, "_", " ")
+		if r.aborted != nil {
+			status = "aborted by " + r.aborted.Actor
+		}
+		return fmt.Errorf("step %s is not waiting (it is %s); only a wait in progress can be extended", x.StepID, status)
+	}
+	by, err := ParseExtension(x.By)
+	if err != nil {
+		return fmt.Errorf("cannot extend step %s by %q: %w", x.StepID, x.By, err)
+	}
+	if by <= 0 {
+		return fmt.Errorf("cannot extend step %s by %s: an extension must be positive", x.StepID, x.By)
+	}
+	end, latest := w.state.Until.Add(by), w.state.Latest
+	if end.After(latest) {
+		room := "it cannot be extended any further"
+		if left := latest.Sub(w.state.Until); left > 0 {
+			room = "at most " + playbooks.Duration(left).String() + " more"
+		}
+		return fmt.Errorf("extending step %s by %s would end it at %s, past its limit of %s from the start (wait.max): the latest allowed end is %s (%s)",
+			x.StepID, playbooks.Duration(by), stamp(end), playbooks.Duration(w.step.Wait.Limit()), stamp(latest), room)
+	}
+	return nil
+}
+
+// ParseExtension reads WaitExtension.By: a duration ("24h", "1d12h", or
+// negative, which the validator refuses with its own words) or a whole
+// number of seconds. Clients check with it before they send.
+func ParseExtension(by string) (time.Duration, error) {
+	s := strings.TrimSpace(by)
+	if s == "" {
+		return 0, errors.New("say by how much, e.g. 24h")
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n > math.MaxInt64/int64(time.Second) || n < math.MinInt64/int64(time.Second) {
+			return 0, errors.New("that is too long")
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	neg := strings.HasPrefix(s, "-")
+	d, err := playbooks.ParseDuration(strings.TrimPrefix(s, "-"))
+	if err != nil {
+		return 0, err
+	}
+	if neg {
+		d = -d
+	}
+	return time.Duration(d), nil
+}
+
+// extendWait moves the wait's end later; the waiting step sees the change
+// and restarts its timer.
+func (r *run) extendWait(ctx workflow.Context, x WaitExtension) (WaitExtended, error) {
+	w := r.waits[x.StepID]
+	by, err := ParseExtension(x.By)
+	if err != nil { // the validator parsed it already
+		return WaitExtended{}, err
+	}
+	w.state.Until = w.state.Until.Add(by)
+	detail := fmt.Sprintf("by %s, until %s", playbooks.Duration(by), stamp(w.state.Until))
+	if x.Reason != "" {
+		detail += ": " + x.Reason
+	}
+	// Like a vote, a request that names no origin never borrows the run's.
+	origin := x.Origin
+	switch {
+	case origin != "":
+	case x.Channel != "":
+		origin = policy.OriginSlack
+	default:
+		origin = policy.OriginCLI
+	}
+	r.event(ctx, Event{Kind: EventWaitExtended, Actor: x.Actor, Step: x.StepID, Outcome: "extended", Origin: origin, Detail: detail})
+	return WaitExtended{StepID: x.StepID, By: playbooks.Duration(by).String(), Until: w.state.Until, Latest: w.state.Latest}, nil
 }
 
 func (r *run) validateAbort(_ workflow.Context, a AbortRequest) error {

@@ -82,6 +82,13 @@ func (r *run) planStep(ctx workflow.Context, s *playbooks.Step) ([]PlannedStep, 
 		ps.Summary += ": " + task
 	case playbooks.KindWait:
 		ps.Summary = describeStep(s)
+		if s.Wait.DurationExpr != "" {
+			// Show what the template gives now; it is rendered again when
+			// the step starts.
+			if d, err := r.waitDuration(s); err == nil {
+				ps.Summary = fmt.Sprintf("wait %s (%s)", playbooks.Duration(d), s.Wait)
+			}
+		}
 	case playbooks.KindCall:
 		ps.Summary = "call " + s.Call.Playbook
 		callee, ok := r.pb.Callee(s.Call.Playbook)

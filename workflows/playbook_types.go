@@ -95,6 +95,10 @@ type StepState struct {
 	// Signal is the signal a waiting step needs; Until is when a timed wait ends.
 	Signal string    `json:"signal,omitempty"`
 	Until  time.Time `json:"until,omitzero"`
+	// Extendable: the wait's end can be moved later (extend_wait), up to
+	// Latest, its start plus wait.max.
+	Extendable bool      `json:"extendable,omitempty"`
+	Latest     time.Time `json:"latest,omitzero"`
 }
 
 // ApprovalState is an approval gate as approvers see it.
@@ -155,6 +159,7 @@ const (
 	EventTaskAssigned         = "task_assigned"
 	EventTaskCompleted        = "task_completed"
 	EventWaitStarted          = "wait_started"
+	EventWaitExtended         = "wait_extended"
 	EventSignalReceived       = "signal_received"
 	EventAbortRequested       = "abort_requested"
 	EventCompensationStarted  = "compensation_started"
@@ -193,6 +198,7 @@ type Event struct {
 const (
 	UpdateApprove      = "approve"
 	UpdateCompleteTask = "complete_task"
+	UpdateExtendWait   = "extend_wait"
 	UpdateAbort        = "abort"
 	SignalResume       = "resume"
 	QueryStatus        = "status"
@@ -244,6 +250,33 @@ type TaskCompletion struct {
 	Channel string `json:"channel,omitempty"`
 	// Holds: the principals the bot proved (see ChangeRequest).
 	Holds []policy.Principal `json:"holds,omitempty"`
+}
+
+// WaitExtension is the input of the extend_wait update: move the end of
+// an extendable timed wait later.
+type WaitExtension struct {
+	StepID string `json:"step_id"`
+	// By is how much later: a duration ("24h", "1d12h") or a whole number
+	// of seconds ("3600"). It adds to the wait's current end.
+	By     string `json:"by"`
+	Actor  string `json:"actor"`
+	Reason string `json:"reason,omitempty"`
+	Origin string `json:"origin,omitempty"`
+	// Channel is the Slack channel the request came from; another channel than
+	// the run's is refused.
+	Channel string `json:"channel,omitempty"`
+	// Holds: the principals the bot proved (see ChangeRequest).
+	Holds []policy.Principal `json:"holds,omitempty"`
+}
+
+// WaitExtended is the result of an accepted extend_wait update.
+type WaitExtended struct {
+	StepID string `json:"step_id"`
+	// By is the extension as a duration string ("24h").
+	By string `json:"by"`
+	// Until is the wait's new end; Latest the latest end wait.max allows.
+	Until  time.Time `json:"until"`
+	Latest time.Time `json:"latest"`
 }
 
 // AbortRequest is the input of the abort update.

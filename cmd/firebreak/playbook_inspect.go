@@ -391,7 +391,7 @@ func stepHeadline(st playbooks.Step) string {
 		if st.Wait.Signal != "" {
 			return fmt.Sprintf("%s: wait for signal %q", head, st.Wait.Signal)
 		}
-		return head + ": wait " + st.Wait.Duration.String()
+		return head + ": wait " + st.Wait.String()
 	case playbooks.KindCall:
 		return head + ": call " + st.Call.Playbook
 	}
@@ -569,7 +569,7 @@ func (fc *flowchart) step(st playbooks.Step) string {
 		if st.Wait.Signal != "" {
 			label += "<br/>wait for signal " + mermaidText(st.Wait.Signal)
 		} else {
-			label += "<br/>wait " + st.Wait.Duration.String()
+			label += "<br/>wait " + mermaidText(st.Wait.String())
 		}
 		fc.linef(`%s(("%s"))`, id, label)
 	case playbooks.KindCall:

@@ -78,6 +78,7 @@ func addRunCommands(cmd *cobra.Command, g *globals, f *playbookFlags) {
 		newVoteCommand(g, true),
 		newVoteCommand(g, false),
 		newCompleteCommand(g),
+		newExtendCommand(g),
 		newSignalCommand(g),
 		newAbortCommand(g),
 	)
@@ -163,6 +164,9 @@ func follow(ctx context.Context, c client.Client, run client.WorkflowRun, out io
 			}
 			if e.Kind == workflows.EventTaskAssigned {
 				fmt.Fprintf(out, "    finish it: firebreak playbook complete %s %s --as USER\n", run.GetID(), e.Step)
+			}
+			if e.Kind == workflows.EventWaitStarted && strings.Contains(e.Detail, "extendable up to") {
+				fmt.Fprintf(out, "    extend it: firebreak playbook extend %s %s DURATION --reason TEXT\n", run.GetID(), e.Step)
 			}
 		}
 		seen = max(seen, len(ev))
@@ -318,6 +322,9 @@ func newStatusCommand(g *globals) *cobra.Command {
 				fmt.Fprintf(out, "%s: %s (requested by %s)\n", st.Playbook, st.Status, st.Requester)
 				for _, step := range st.Steps {
 					fmt.Fprintf(out, "  %-24s %-20s %s\n", step.ID, step.Status, cmp.Or(step.Error, step.Task, step.Summary))
+					if step.Status == workflows.StepWaiting && !step.Until.IsZero() {
+						fmt.Fprintf(out, "  %-24s   %s\n", "", waitEnd(args[0], step))
+					}
 					if a := step.Approval; a != nil && a.Open {
 						fmt.Fprintf(out, "  %-24s   plan %s: %s; %d of %d approvals; approvers: %s\n", "", a.PlanHash, a.Plan.Summary, len(a.Approvers), a.Min, strings.Join(a.Eligible, ", "))
 					}
@@ -328,6 +335,16 @@ func newStatusCommand(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
 	return cmd
+}
+
+// waitEnd says when a timed wait ends and, if it can be extended, how far
+// and how.
+func waitEnd(run string, st workflows.StepState) string {
+	s := "until " + st.Until.UTC().Format(time.RFC3339)
+	if st.Extendable {
+		s += fmt.Sprintf("; extendable up to %s: firebreak playbook extend %s %s DURATION", st.Latest.UTC().Format(time.RFC3339), run, st.ID)
+	}
+	return s
 }
 
 // newTimelineCommand prints the timeline of the workflow that arg names
@@ -608,6 +625,48 @@ func newCompleteCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&as, "as", "", "who did it (default $FIREBREAK_USER or $USER)")
 	cmd.Flags().StringVar(&note, "note", "", "a note for the timeline")
 	return cmd
+}
+
+func newExtendCommand(g *globals) *cobra.Command {
+	var as, reason string
+	cmd := &cobra.Command{
+		Use:   "extend RUN_ID STEP DURATION",
+		Short: "Make an extendable wait last longer (DURATION: 24h, 2d, or seconds)",
+		Long: `extend moves the end of a waiting step that sets wait.extendable later by
+DURATION (24h, 1d12h, or a number of seconds), up to the step's wait.max from
+when it started. The run refuses a step that is not waiting or not
+extendable, and an end past wait.max (saying the latest end allowed): exit 1.`,
+		Args: cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// A typo is a usage error, found before dialing; the run judges the rest.
+			by, err := workflows.ParseExtension(args[2])
+			if err != nil {
+				return usageError{fmt.Errorf("DURATION %q: %w", args[2], err)}
+			}
+			if by <= 0 {
+				return usageError{fmt.Errorf("DURATION %q: an extension must be positive", args[2])}
+			}
+			return g.withWorker(cmd, func(ctx context.Context, s *stack) error {
+				return extendWait(ctx, s.client, cmd.OutOrStdout(), args[0], workflows.WaitExtension{
+					StepID: args[1], By: args[2], Actor: g.requester(as), Reason: reason, Origin: "cli",
+				})
+			})
+		},
+	}
+	cmd.Flags().StringVar(&as, "as", "", "who extends it (default $FIREBREAK_USER or $USER)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the timeline")
+	return cmd
+}
+
+// extendWait sends the extend_wait update and says where the wait now ends.
+func extendWait(ctx context.Context, c client.Client, out io.Writer, run string, x workflows.WaitExtension) error {
+	var res workflows.WaitExtended
+	if err := update(ctx, c, run, workflows.UpdateExtendWait, x, &res); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s extended by %s: it now ends at %s (at the latest %s)\n", res.StepID, res.By,
+		res.Until.UTC().Format(time.RFC3339), res.Latest.UTC().Format(time.RFC3339))
+	return nil
 }
 
 func newSignalCommand(g *globals) *cobra.Command {

@@ -292,6 +292,9 @@ func stepLine(s workflows.StepState, now time.Time) string {
 		detail = "for signal " + s.Signal
 	case s.Status == workflows.StepWaiting && !s.Until.IsZero():
 		detail = "until " + s.Until.UTC().Format(time.RFC3339)
+		if s.Extendable {
+			detail += fmt.Sprintf(", extendable to %s: /incident extend %s <duration>", s.Latest.UTC().Format(time.RFC3339), s.ID)
+		}
 	default:
 		detail = s.Summary
 	}

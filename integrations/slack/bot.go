@@ -169,6 +169,8 @@ func (b *Bot) HandleCommand(ctx context.Context, sc goslack.SlashCommand) reply 
 		return b.vote(ctx, req, key, ApprovalRef{Step: cmd.Step}, false, cmd.Text)
 	case "done":
 		return b.completeTask(ctx, req, key, cmd.Step, cmd.Text)
+	case "extend":
+		return b.extendWait(ctx, req, key, cmd)
 	}
 	return ephemeral("`%s` is not handled yet. %s", cmd.Verb, "Try `/incident help`.")
 }
@@ -519,6 +521,64 @@ func (b *Bot) completeTask(ctx context.Context, req asker, key, step, note strin
 		}
 	}
 	return ephemeral("No running playbook in %s has a task `%s` waiting; `/incident status` lists the steps.", key, esc(step))
+}
+
+// extendWait moves the end of a waiting step later, in the run where that
+// step waits (else the first run that has it, so its validator can say
+// why not). The run decides: extendable, not past wait.max, and the policy
+// again with what it knows.
+func (b *Bot) extendWait(ctx context.Context, req asker, key string, cmd Command) reply {
+	ctx, cancel := b.callCtx(ctx)
+	defer cancel()
+	st, actor, why := b.allowIn(ctx, policy.ExtendWait, req, key)
+	if why != "" {
+		return ephemeral("%s", why)
+	}
+	run, ok := b.runWithStep(ctx, req, st, cmd.Step)
+	if !ok {
+		return ephemeral("No running playbook in %s has a step `%s`; `/incident status` lists the runs, `firebreak playbook status RUN` their steps.", key, esc(cmd.Step))
+	}
+	var res workflows.WaitExtended
+	err := b.update(ctx, run.ID, workflows.UpdateExtendWait, "extend-"+cmd.Step+"-"+req.ID, workflows.WaitExtension{
+		StepID: cmd.Step, By: cmd.By, Actor: req.User, Reason: cmd.Text, Origin: actor.Origin, Channel: req.Channel, Holds: actor.Holds,
+	}, &res)
+	if err != nil {
+		return ephemeral("`%s` was not extended: %s", esc(cmd.Step), refusal(err))
+	}
+	text := fmt.Sprintf(":hourglass: <@%s> extended `%s` by %s, until %s.", req.User, esc(cmd.Step), esc(res.By), slackDate(res.Until))
+	if cmd.Text != "" {
+		text += " Reason: " + esc(truncate(cmd.Text, 500))
+	}
+	return inChannel(text)
+}
+
+// runWithStep finds the incident's active run where step is waiting, else
+// the first one that has the step at all.
+func (b *Bot) runWithStep(ctx context.Context, req asker, st workflows.IncidentState, step string) (workflows.RunRef, bool) {
+	var found *workflows.RunRef
+	for _, r := range activeRuns(st) {
+		v, err := b.o.Temporal.QueryWorkflow(ctx, r.ID, "", workflows.QueryStatus, b.query(req))
+		if err != nil {
+			continue
+		}
+		var rs workflows.RunStatus
+		if v.Get(&rs) != nil {
+			continue
+		}
+		for _, s := range rs.Steps {
+			switch {
+			case s.ID != step:
+			case s.Status == workflows.StepWaiting:
+				return r, true
+			case found == nil:
+				found = &r
+			}
+		}
+	}
+	if found == nil {
+		return workflows.RunRef{}, false
+	}
+	return *found, true
 }
 
 // showApproval answers `/incident approve <step>` with the plan and the

@@ -27,6 +27,7 @@ const (
 	VerbApprove  = "approve"
 	VerbReject   = "reject"
 	VerbDone     = "done"
+	VerbExtend   = "extend"
 )
 
 // Incident roles a person can be assigned with `role`.
@@ -52,7 +53,8 @@ type Command struct {
 	Role     string // role: RoleCommander, RoleScribe or RoleComms
 	User     string // role: Slack user ID
 	Text     string // note (required); resolve summary, abort and reject reason (optional)
-	Step     string // approve, reject
+	Step     string // approve, reject, done, extend
+	By       string // extend: how much longer, a duration such as "24h"
 }
 
 // KV is one key=value playbook input.
@@ -111,6 +113,7 @@ func commands() []commandSpec {
 		{VerbApprove, `/incident approve <step-id>`, "approve a step waiting for approval"},
 		{VerbReject, `/incident reject <step-id> [reason]`, "reject a step waiting for approval"},
 		{VerbDone, `/incident done <step-id> [note]`, "mark a manual task done"},
+		{VerbExtend, `/incident extend <step-id> <duration> [reason]`, "make an extendable wait (such as a WAF block's expiry) last longer, e.g. 24h or 2d"},
 		{VerbHelp, `/incident help`, "show this help"},
 	}
 }
@@ -128,6 +131,7 @@ func helpExamples() []string {
 		`/incident note Rolled back deploy 1234`,
 		`/incident reject isolate wrong instance`,
 		`/incident done collect-evidence disk image in s3://forensics/i-0abc`,
+		`/incident extend hold 24h attack still going`,
 	}
 }
 
@@ -205,6 +209,8 @@ func ParseCommand(text string) (Command, error) {
 		return Command{Verb: verb, Text: unescape(rest)}, nil
 	case VerbApprove, VerbReject, VerbDone:
 		return parseVote(verb, rest)
+	case VerbExtend:
+		return parseExtend(rest)
 	}
 	msg := fmt.Sprintf("Unknown command %s.", quoteRaw(first))
 	if s := closestVerb(verb); s != "" {
@@ -405,6 +411,34 @@ func parseVote(verb, rest string) (Command, error) {
 		return Command{}, usageErr(verb, "`/incident approve` takes only the step ID, but got %s too.", quoteRaw(reason))
 	}
 	return Command{Verb: verb, Step: step, Text: unescape(reason)}, nil
+}
+
+// parseExtend reads `<step-id> <duration> [reason]`. The duration is
+// checked here so a typo is answered with the usage; whether the step may
+// be extended by it is the run's to say.
+func parseExtend(rest string) (Command, error) {
+	step, tail := cutWord(rest)
+	if step == "" {
+		return Command{}, usageErr(VerbExtend, "`/incident extend` needs the ID of the waiting step and how much longer it should wait, e.g. `/incident extend hold 24h`.")
+	}
+	if !stepRE.MatchString(step) {
+		return Command{}, usageErr(VerbExtend, "%s is not a step ID: IDs are a lowercase letter, then lowercase letters, digits, `-` or `_`.", quoteRaw(step))
+	}
+	by, reason := cutWord(tail)
+	if by == "" {
+		return Command{}, usageErr(VerbExtend, "How much longer should `%s` wait? Give a duration such as `24h`, `90m` or `2d`.", step)
+	}
+	if strings.HasPrefix(by, "-") {
+		return Command{}, usageErr(VerbExtend, "%s is negative: an extension makes the wait longer, e.g. `24h`.", quoteRaw(by))
+	}
+	d, err := playbooks.ParseDuration(by)
+	if err != nil {
+		return Command{}, usageErr(VerbExtend, "%s is not a duration: use a number and a unit, such as `90m`, `24h` or `2d`.", quoteRaw(by))
+	}
+	if d == 0 {
+		return Command{}, usageErr(VerbExtend, "%s would not extend anything: give a duration longer than 0s, such as `24h`.", quoteRaw(by))
+	}
+	return Command{Verb: VerbExtend, Step: step, By: d.String(), Text: unescape(reason)}, nil
 }
 
 // severityAt reads a severity at the start of toks: `sevN`, `sev-N` or

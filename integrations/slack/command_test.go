@@ -95,6 +95,9 @@ func TestParseCommand(t *testing.T) {
 		{"done collect-evidence", Command{Verb: VerbDone, Step: "collect-evidence"}},
 		{"status Contained", Command{Verb: VerbStatus, Text: "contained"}},
 		{"DONE ack image &amp; logs saved", Command{Verb: VerbDone, Step: "ack", Text: "image & logs saved"}},
+		{"extend hold 24h", Command{Verb: VerbExtend, Step: "hold", By: "24h"}},
+		{"extend hold 2d attack still going &lt;3", Command{Verb: VerbExtend, Step: "hold", By: "48h", Text: "attack still going <3"}},
+		{"Extend unblock-later 1h30m", Command{Verb: VerbExtend, Step: "unblock-later", By: "1h30m"}},
 	}
 	for _, tt := range tests {
 		got, err := ParseCommand(tt.text)
@@ -118,6 +121,7 @@ func TestParseCommandErrors(t *testing.T) {
 		role     = "\nUsage: `/incident role &lt;commander|scribe|comms&gt; &lt;@person&gt;`" + see
 		approve  = "\nUsage: `/incident approve &lt;step-id&gt;`" + see
 		reject   = "\nUsage: `/incident reject &lt;step-id&gt; [reason]`" + see
+		extend   = "\nUsage: `/incident extend &lt;step-id&gt; &lt;duration&gt; [reason]`" + see
 		pickUser = "Type `@` and pick the person from the list so Slack sends a real mention."
 	)
 	tests := []struct{ text, want string }{
@@ -187,6 +191,14 @@ func TestParseCommandErrors(t *testing.T) {
 		{"reject", "`/incident reject` needs the ID of the step, as `/incident status` shows it." + reject},
 		{"reject 1st because", "`1st` is not a step ID: IDs are a lowercase letter, then lowercase letters, digits, `-` or `_`." + reject},
 		{"done", "`/incident done` needs the ID of the step, as `/incident status` shows it.\nUsage: `/incident done &lt;step-id&gt; [note]`" + see},
+		{"extend", "`/incident extend` needs the ID of the waiting step and how much longer it should wait, e.g. `/incident extend hold 24h`." + extend},
+		{"extend Hold 1h", "`Hold` is not a step ID: IDs are a lowercase letter, then lowercase letters, digits, `-` or `_`." + extend},
+		{"extend hold", "How much longer should `hold` wait? Give a duration such as `24h`, `90m` or `2d`." + extend},
+		{"extend hold tomorrow", "`tomorrow` is not a duration: use a number and a unit, such as `90m`, `24h` or `2d`." + extend},
+		{"extend hold 24", "`24` is not a duration: use a number and a unit, such as `90m`, `24h` or `2d`." + extend},
+		{"extend hold -1h", "`-1h` is negative: an extension makes the wait longer, e.g. `24h`." + extend},
+		{"extend hold 0s", "`0s` would not extend anything: give a duration longer than 0s, such as `24h`." + extend},
+		{"extend 24h hold", "`24h` is not a step ID: IDs are a lowercase letter, then lowercase letters, digits, `-` or `_`." + extend},
 	}
 	for _, tt := range tests {
 		_, err := ParseCommand(tt.text)

@@ -30,6 +30,7 @@ const (
 	RoleScribe      Op = "assign scribe"
 	RoleComms       Op = "assign comms"
 	Done            Op = "done"
+	ExtendWait      Op = "extend a wait"
 	Abort           Op = "abort"
 	Resolve         Op = "resolve"
 	Approve         Op = "approve"
@@ -104,6 +105,7 @@ func Rules() []Rule {
 		{Op: RoleComms, Scope: InIncident, Allow: responders, What: "assign the comms role"},
 		{Op: RoleCommander, Scope: InIncident, Allow: commanders, What: "assign the commander role"},
 		{Op: Done, Scope: InIncident, Allow: responders, What: "finish tasks"},
+		{Op: ExtendWait, Scope: InIncident, Allow: responders, What: "extend waits"},
 		{Op: Abort, Scope: InIncident, Allow: commanders, What: "abort runs"},
 		{Op: Resolve, Scope: InIncident, Allow: commanders, What: "resolve incidents"},
 		{Op: Approve, Scope: InIncident, Allow: []Principal{Approvers}, What: "approve this step"},

@@ -35,6 +35,7 @@ var allowed = map[Op][]string{
 	RoleComms:       {"responder", "commander", "incident-c"},
 	RoleCommander:   {"commander", "incident-c"},
 	Done:            {"responder", "commander", "incident-c"},
+	ExtendWait:      {"responder", "commander", "incident-c"},
 	Abort:           {"commander", "incident-c"},
 	Resolve:         {"commander", "incident-c"},
 	// Everyone reaches the run, which checks the approver group itself.
