@@ -86,6 +86,7 @@ func newIAMAccount() *iamAccount {
 // registerIAM registers the IAM operations the fake serves.
 func registerIAM(s *Server) {
 	s.Handle("iam", "GetUser", iamGetUser)
+	s.Handle("iam", "GetRole", iamGetRole)
 	s.Handle("iam", "TagUser", iamTagUser)
 	s.Handle("iam", "UntagUser", iamUntagUser)
 	s.Handle("iam", "ListAccessKeys", iamListAccessKeys)
@@ -424,6 +425,20 @@ func iamGetUser(s *Server, r *Request) (any, error) {
 		out.User.Tags = append(out.User.Tags, xmlTag(t))
 	}
 	return out, nil
+}
+
+type getRoleResult struct {
+	Role xmlRole `xml:"Role"`
+}
+
+func iamGetRole(s *Server, r *Request) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	role, err := s.iamRole(r)
+	if err != nil {
+		return nil, err
+	}
+	return getRoleResult{Role: xmlRole{Path: role.Path, RoleName: role.Name, RoleID: role.ID, Arn: role.ARN, CreateDate: iamTime(role.Created)}}, nil
 }
 
 // maxUserTags is IAM's quota of tags per user.
