@@ -157,8 +157,10 @@ func (s *Server) AddIAMUser(account string, u IAMUser) []IssuedKey {
 	user := &iamUser{
 		Name: u.Name, Path: path, ID: s.nextID("AIDA"), Created: now,
 		ARN:      fmt.Sprintf("arn:aws:iam::%s:user%s%s", account, path, u.Name),
-		Tags:     slices.Clone(u.Tags),
 		Policies: maps.Clone(u.Policies),
+	}
+	if len(u.Tags) > 0 {
+		user.Tags = slices.Clone(u.Tags)
 	}
 	if user.Policies == nil {
 		user.Policies = map[string]string{}
@@ -506,6 +508,9 @@ func iamUntagUser(s *Server, r *Request) (any, error) {
 	}
 	// Removing a tag the user does not have is not an error in IAM.
 	u.Tags = slices.DeleteFunc(slices.Clone(u.Tags), func(t IAMTag) bool { return slices.Contains(keys, t.Key) })
+	if len(u.Tags) == 0 {
+		u.Tags = nil // as seeded without tags, so State compares equal after a tag and untag
+	}
 	return nil, nil
 }
 
