@@ -20,7 +20,9 @@ type cloudtrailState struct {
 	nextID int
 }
 
-func newCloudTrailState() *cloudtrailState { return &cloudtrailState{events: map[string][]TrailEvent{}} }
+func newCloudTrailState() *cloudtrailState {
+	return &cloudtrailState{events: map[string][]TrailEvent{}}
+}
 
 // registerCloudTrail registers the CloudTrail operations the fake serves.
 func registerCloudTrail(s *Server) {
