@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"go.temporal.io/sdk/activity"
@@ -183,15 +186,51 @@ func (a *AWS) cloudtrailLookupEvents() Action {
 			if err != nil {
 				return Result{}, err
 			}
+			// CloudTrail's quota is per account: key the limiter by the account ID the
+			// credentials are for (assumed-role credentials say), so that "prod" and "" (the
+			// only account) share it; the name serves when the credentials do not say.
 			account := in.Account
-			if account == "" {
+			if creds, err := sess.Config.Credentials.Retrieve(ctx); err == nil && creds.AccountID != "" {
+				account = creds.AccountID
+			} else if account == "" {
 				account = "default"
 			}
-			res, err := a.lookupEvents(ctx, cloudtrail.NewFromConfig(sess.Config), account, sess.Config.Region, l)
-			res.RequestIDs, res.Resource = sess.RequestIDs(), l.value
+			c := cloudtrail.NewFromConfig(sess.Config, func(o *cloudtrail.Options) {
+				if o.HTTPClient == nil {
+					o.HTTPClient = awshttp.NewBuildableClient()
+				}
+				o.HTTPClient = plainBodies{o.HTTPClient}
+			})
+			res, err := a.lookupEvents(ctx, c, account, sess.Config.Region, l)
+			res.RequestIDs, res.Resource = boundRequestIDs(sess.RequestIDs()), l.value
 			return res, err
 		},
 	}
+}
+
+// plainBodies hides io.WriterTo from request bodies. smithy-go closes a request's body as soon
+// as the response arrives, and its body's WriteTo then returns io.EOF; net/http, still finishing
+// the request write, takes that for a failed write and closes the connection under the response
+// being read ("use of closed network connection"). Read after the close returns a plain EOF,
+// which net/http accepts. Large, quick replies (LookupEvents pages) hit this often.
+type plainBodies struct{ next cloudtrail.HTTPClient }
+
+func (c plainBodies) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = struct{ io.ReadCloser }{r.Body}
+	}
+	return c.next.Do(r)
+}
+
+// maxRequestIDs bounds the request IDs a sweep reports: one per page would put hundreds in the
+// workflow's history. The first and the last calls are kept; the failed one, if any, is last.
+const maxRequestIDs = 20
+
+func boundRequestIDs(ids []string) []string {
+	if len(ids) <= maxRequestIDs {
+		return ids
+	}
+	return append(ids[:maxRequestIDs/2:maxRequestIDs/2], ids[len(ids)-maxRequestIDs/2:]...)
 }
 
 // lookupProgress is what the sweep heartbeats, so a long one shows where it is.

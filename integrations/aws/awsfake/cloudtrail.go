@@ -171,24 +171,25 @@ func cloudtrailLookupEvents(s *Server, r *Request) (any, error) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var found []TrailEvent
+	// Only the page is copied: histories in tests run to tens of thousands of events.
+	out := lookupEventsOutput{Events: []jsonEvent{}}
+	matched := 0
 	if in.EventCategory == "" { // the fake keeps no Insights events
 		for _, e := range s.cloudtrail.events[r.Caller.Account+"/"+r.Region] {
-			if !e.EventTime.Before(start) && !e.EventTime.After(end) && match(e) {
-				found = append(found, e)
+			if e.EventTime.Before(start) || e.EventTime.After(end) || !match(e) {
+				continue
 			}
+			if matched >= offset && matched < offset+limit {
+				out.Events = append(out.Events, toJSONEvent(e, r.Caller.Account, r.Region))
+			}
+			matched++
 		}
 	}
-	if offset > len(found) {
+	if offset > matched {
 		return nil, &APIError{Code: "InvalidNextTokenException", Message: "Invalid NextToken."}
 	}
-	out := lookupEventsOutput{Events: []jsonEvent{}}
-	stop := min(offset+limit, len(found))
-	for _, e := range found[offset:stop] {
-		out.Events = append(out.Events, toJSONEvent(e, r.Caller.Account, r.Region))
-	}
-	if stop < len(found) {
-		out.NextToken = trailToken(stop, query)
+	if offset+limit < matched {
+		out.NextToken = trailToken(offset+limit, query)
 	}
 	return out, nil
 }
