@@ -417,9 +417,25 @@ type getUserResult struct {
 func iamGetUser(s *Server, r *Request) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, err := s.iamUser(r)
-	if err != nil {
-		return nil, err
+	var u *iamUser
+	if !r.Params.Has("UserName") {
+		// Without a name IAM answers for the caller, who must be a user.
+		path, name, ok := strings.Cut(strings.TrimPrefix(r.Caller.ARN, "arn:aws:iam::"+r.Caller.Account+":user"), "/")
+		if !ok || !strings.HasPrefix(r.Caller.ARN, "arn:aws:iam::") {
+			return nil, &APIError{Code: "ValidationError", Message: "Must specify userName when calling with non-User credentials"}
+		}
+		if i := strings.LastIndex(name, "/"); i >= 0 {
+			path, name = path+"/"+name[:i], name[i+1:]
+		}
+		if u = s.iam.lookup(r.Caller.Account).users[name]; u == nil {
+			// A user AddUser made: known to STS, not seeded in IAM.
+			u = &iamUser{Name: name, Path: path + "/", ID: r.Caller.UserID, ARN: r.Caller.ARN}
+		}
+	} else {
+		var err error
+		if u, err = s.iamUser(r); err != nil {
+			return nil, err
+		}
 	}
 	var out getUserResult
 	out.User.Path, out.User.UserName, out.User.UserID, out.User.Arn, out.User.CreateDate = u.Path, u.Name, u.ID, u.ARN, iamTime(u.Created)
