@@ -157,7 +157,7 @@ func findKeyOwner(ctx context.Context, sess *awsSession, in FindKeyOwnerInput) (
 		where = fmt.Sprintf("%s (%s)", in.Account, here)
 	}
 	out := map[string]any{
-		"access_key_id": in.AccessKeyID, "account_id": keyAccount, "account": in.Account,
+		"access_key_id": in.AccessKeyID, "account_id": keyAccount, "account": "",
 		"in_configured_account": keyAccount == here, "temporary": strings.HasPrefix(in.AccessKeyID, "ASIA"),
 		"user_name": "", "user_arn": "", "last_used": map[string]any{"date": "", "service": "", "region": ""},
 	}
@@ -166,6 +166,7 @@ func findKeyOwner(ctx context.Context, sess *awsSession, in FindKeyOwnerInput) (
 			"access key %s belongs to account %s, not to the step's account %s: Firebreak does not act there, so its owner is not looked up (run the step in that account if it is configured)",
 			in.AccessKeyID, keyAccount, where)}, nil
 	}
+	out["account"] = in.Account // the configured name of the key's account ("" for the only one)
 	if out["temporary"] == true {
 		// Temporary keys belong to a role session, not a user: CloudTrail names the session.
 		return Result{Outputs: out, Summary: fmt.Sprintf(

@@ -512,7 +512,6 @@ func TestAWSIAMDenyAllTooLargeIsLimitExceededWithNothingChanged(t *testing.T) {
 func TestAWSIAMRevokeRoleSessionsIsStableAndInvertedExactly(t *testing.T) {
 	a, f := newTestAWS(t)
 	f.AddIAMRole(testProdAccount, awsfake.IAMRole{Name: "app"})
-	before := f.State()
 	revoke, unrevoke := iamAction(t, a, "aws.iam.revoke_role_sessions"), iamAction(t, a, "aws.iam.unrevoke_role_sessions")
 	req := iamReq("revoke", map[string]any{"account": "prod", "role_name": "app"})
 	start := time.Now().UTC().Truncate(time.Second)
@@ -546,8 +545,8 @@ func TestAWSIAMRevokeRoleSessionsIsStableAndInvertedExactly(t *testing.T) {
 	if !reflect.DeepEqual(planted, f.State()) {
 		t.Error("retry changed the state")
 	}
-	f.AddIAMRole(testProdAccount, awsfake.IAMRole{Name: "app"}) // back to the role as seeded
-	before = f.State()
+	f.AddIAMRole(testProdAccount, awsfake.IAMRole{Name: "app"}) // a fresh role without the planted policy
+	before := f.State()
 	if _, err := revoke.Execute(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
