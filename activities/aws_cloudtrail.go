@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,7 +12,6 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"go.temporal.io/sdk/activity"
@@ -195,31 +192,12 @@ func (a *AWS) cloudtrailLookupEvents() Action {
 			} else if account == "" {
 				account = "default"
 			}
-			c := cloudtrail.NewFromConfig(sess.Config, func(o *cloudtrail.Options) {
-				if o.HTTPClient == nil {
-					o.HTTPClient = awshttp.NewBuildableClient()
-				}
-				o.HTTPClient = plainBodies{o.HTTPClient}
-			})
+			c := cloudtrail.NewFromConfig(sess.Config)
 			res, err := a.lookupEvents(ctx, c, account, sess.Config.Region, l)
 			res.RequestIDs, res.Resource = boundRequestIDs(sess.RequestIDs()), l.value
 			return res, err
 		},
 	}
-}
-
-// plainBodies hides io.WriterTo from request bodies. smithy-go closes a request's body as soon
-// as the response arrives, and its body's WriteTo then returns io.EOF; net/http, still finishing
-// the request write, takes that for a failed write and closes the connection under the response
-// being read ("use of closed network connection"). Read after the close returns a plain EOF,
-// which net/http accepts. Large, quick replies (LookupEvents pages) hit this often.
-type plainBodies struct{ next cloudtrail.HTTPClient }
-
-func (c plainBodies) Do(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = struct{ io.ReadCloser }{r.Body}
-	}
-	return c.next.Do(r)
 }
 
 // maxRequestIDs bounds the request IDs a sweep reports: one per page would put hundreds in the
@@ -283,7 +261,10 @@ func (a *AWS) lookupEvents(ctx context.Context, c *cloudtrail.Client, account, r
 	if l.end != nil {
 		outputs["end"] = l.end.Format(time.RFC3339)
 	}
-	return Result{Outputs: outputs, Summary: sum.summary(l, region, truncated)}, nil
+	summary := sum.summary(l, region, truncated)
+	// In the outputs too, so a later step can post it (slack.post).
+	outputs["summary"] = summary
+	return Result{Outputs: outputs, Summary: summary}, nil
 }
 
 // eventSummary counts what a sweep saw; it keeps counts, never events.

@@ -28,7 +28,7 @@ func (a *AWS) iamActions() []Action {
 		a.iamFindKeyOwner(), a.iamListAccessKeys(),
 		a.iamDeactivateAccessKey(), a.iamReactivateAccessKey(),
 		a.iamAttachDenyAll(), a.iamDetachDenyAll(),
-		a.iamRevokeRoleSessions(), a.iamUnrevokeRoleSessions(),
+		a.iamRevokeRoleSessions(), a.iamUnrevokeRoleSessions(), a.iamRevokeUserSessions(), a.iamUnrevokeUserSessions(),
 		a.iamDisableConsoleLogin(), a.iamInstanceProfileRole(),
 	}
 }
@@ -114,8 +114,10 @@ func (a *AWS) iamFindKeyOwner() Action {
 	return Def[FindKeyOwnerInput]{
 		Name: name,
 		Description: "Find the account and IAM user that own an access key (sts:GetAccessKeyInfo, then " +
-			"iam:GetAccessKeyLastUsed in the step's account), with its last use. A key of another account is " +
-			"reported, not an error: in_configured_account is false and the summary names the account.",
+			"iam:GetAccessKeyLastUsed in the key's account when aws.accounts has it), with its last use. " +
+			"outputs.account names the configured account the key is in, for later steps. A key of an " +
+			"account Firebreak cannot act in is reported, not an error: in_configured_account is false and " +
+			"the summary names the account.",
 		Permissions: Permissions{IAM: append(iamPerms("*", "sts:GetCallerIdentity", "sts:GetAccessKeyInfo"),
 			iamPerms(iamUsers, "iam:GetAccessKeyLastUsed", "iam:GetUser")...)},
 		PlanFunc: func(_ context.Context, _ Request, in FindKeyOwnerInput) (Plan, error) {
@@ -133,7 +135,21 @@ func (a *AWS) iamFindKeyOwner() Action {
 				return Result{}, err
 			}
 			res, err := findKeyOwner(ctx, sess, in)
-			res.RequestIDs, res.Resource = sess.RequestIDs(), in.AccessKeyID
+			ids := sess.RequestIDs()
+			// A key of another configured account: look its owner up there, so a responder
+			// who pastes a leaked key need not know whose it is. Later steps act where
+			// outputs.account says.
+			if id, _ := res.Outputs["account_id"].(string); err == nil && res.Outputs["in_configured_account"] == false {
+				if other, ok := a.accounts.NameOf(id); ok && other != in.Account {
+					in.Account = other
+					if sess, err = a.session(ctx, req, in.AWSTarget); err != nil {
+						return Result{}, err
+					}
+					res, err = findKeyOwner(ctx, sess, in)
+					ids = append(ids, sess.RequestIDs()...)
+				}
+			}
+			res.RequestIDs, res.Resource = ids, in.AccessKeyID
 			return res, err
 		},
 	}
@@ -859,13 +875,16 @@ func (in PrincipalInput) policies(action string, c *iam.Client) (inlinePolicies,
 }
 
 // principalPolicyPerms are the permissions to read and write inline policies of users and roles.
-func principalPolicyPerms(ops ...string) []IAMPermission {
-	var out []IAMPermission
-	for _, kind := range []struct{ res, entity string }{{iamUsers, "User"}, {iamRoles, "Role"}} {
-		out = append(out, IAMPermission{Action: "iam:Get" + kind.entity, Resource: kind.res})
+// principalPolicyPerms are the inline-policy permissions for a user (when the step sets
+// user_name) or a role (role_name): a playbook that only denies users is not granted roles.
+func principalPolicyPerms(ops ...string) map[string][]IAMPermission {
+	out := map[string][]IAMPermission{}
+	for _, kind := range []struct{ input, res, entity string }{{"user_name", iamUsers, "User"}, {"role_name", iamRoles, "Role"}} {
+		perms := []IAMPermission{{Action: "iam:Get" + kind.entity, Resource: kind.res}}
 		for _, op := range ops {
-			out = append(out, IAMPermission{Action: "iam:" + op + kind.entity + "Policy", Resource: kind.res})
+			perms = append(perms, IAMPermission{Action: "iam:" + op + kind.entity + "Policy", Resource: kind.res})
 		}
+		out[kind.input] = perms
 	}
 	return out
 }
@@ -890,7 +909,7 @@ func (a *AWS) iamAttachDenyAll() Action {
 		Description: "Deny every action to an IAM user or role (user_name or role_name) with the inline policy " +
 			denyAllPolicy.name + " (Deny * on *), one statement per step. Inverse: aws.iam.detach_deny_all, which " +
 			"removes only this step's statement and restores a same-named policy that was there before exactly.",
-		Permissions: Permissions{IAM: principalPolicyPerms("Get", "Put")},
+		Permissions: Permissions{IAMByInput: principalPolicyPerms("Get", "Put")},
 		PlanFunc: func(ctx context.Context, req Request, in PrincipalInput) (Plan, error) {
 			_, plan, err := run(ctx, req, in, false)
 			return plan, err
@@ -956,7 +975,7 @@ func (a *AWS) iamDetachDenyAll() Action {
 		Description: "Lift Firebreak's deny-all from an IAM user or role. As the compensation of aws.iam.attach_deny_all " +
 			"it removes that step's statement only (and restores a same-named policy that was there before, exactly); " +
 			"as a step of its own it removes every Firebreak deny-all statement.",
-		Permissions: Permissions{IAM: principalPolicyPerms("Get", "Put", "Delete")},
+		Permissions: Permissions{IAMByInput: principalPolicyPerms("Get", "Put", "Delete")},
 		PlanFunc: func(ctx context.Context, req Request, in PrincipalInput) (Plan, error) {
 			_, plan, err := run(ctx, req, in, false)
 			return plan, err
@@ -1011,36 +1030,70 @@ type RoleInput struct {
 	RoleName string `json:"role_name" action:"required"`
 }
 
-func (a *AWS) iamRevokeRoleSessions() Action {
-	const name = "aws.iam.revoke_role_sessions"
-	run := func(ctx context.Context, req Request, in RoleInput, write bool) (Result, Plan, error) {
-		if err := checkIAMName(name, "role_name", in.RoleName); err != nil {
+func (in RoleInput) target() AWSTarget              { return in.AWSTarget }
+func (in RoleInput) principal() (kind, name string) { return "role", in.RoleName }
+func (in UserInput) target() AWSTarget              { return in.AWSTarget }
+func (in UserInput) principal() (kind, name string) { return "user", in.UserName }
+
+// principalInput is a RoleInput or a UserInput: the session actions are the same for both, and
+// separate actions per kind keep each playbook's IAM policy to the kind it touches.
+type principalInput interface {
+	RoleInput | UserInput
+	target() AWSTarget
+	principal() (kind, name string)
+}
+
+// sessionsAction builds revoke/unrevoke_<kind>_sessions around body, which gets the principal's
+// inline policies.
+func sessionsAction[In principalInput](a *AWS, name, description string, perms []IAMPermission,
+	body func(ctx context.Context, pol inlinePolicies, req Request, write bool) (Result, Plan, error)) Action {
+	run := func(ctx context.Context, req Request, in In, write bool) (Result, Plan, error) {
+		kind, pname := in.principal()
+		if err := checkIAMName(name, kind+"_name", pname); err != nil {
 			return Result{}, Plan{}, err
 		}
-		sess, err := a.session(ctx, req, in.AWSTarget)
+		sess, err := a.session(ctx, req, in.target())
 		if err != nil {
 			return Result{}, Plan{}, err
 		}
-		pol := inlinePolicies{kind: "role", name: in.RoleName, c: iam.NewFromConfig(sess.Config)}
-		res, plan, err := revokeSessions(ctx, pol, req, write)
+		res, plan, err := body(ctx, inlinePolicies{kind: kind, name: pname, c: iam.NewFromConfig(sess.Config)}, req, write)
 		res.RequestIDs = sess.RequestIDs()
+		if res.Outputs != nil {
+			if _, ok := res.Outputs["principal_name"]; ok {
+				res.Outputs[kind+"_name"], res.Outputs[kind+"_arn"] = res.Outputs["principal_name"], res.Outputs["principal_arn"]
+			}
+		}
 		return res, plan, err
 	}
-	return Def[RoleInput]{
-		Name: name,
-		Description: "Revoke a role's active sessions as the console's \"revoke active sessions\" does: inline policy " +
-			revokePolicy.name + " denying everything to credentials issued before the step ran (aws:TokenIssueTime). " +
-			"New sessions work. Inverse: aws.iam.unrevoke_role_sessions.",
-		Permissions: Permissions{IAM: iamPerms(iamRoles, "iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy")},
-		PlanFunc: func(ctx context.Context, req Request, in RoleInput) (Plan, error) {
+	return Def[In]{
+		Name: name, Description: description, Permissions: Permissions{IAM: perms},
+		PlanFunc: func(ctx context.Context, req Request, in In) (Plan, error) {
 			_, plan, err := run(ctx, req, in, false)
 			return plan, err
 		},
-		ExecuteFunc: func(ctx context.Context, req Request, in RoleInput) (Result, error) {
+		ExecuteFunc: func(ctx context.Context, req Request, in In) (Result, error) {
 			res, _, err := run(ctx, req, in, true)
 			return res, err
 		},
 	}
+}
+
+func (a *AWS) iamRevokeRoleSessions() Action {
+	return sessionsAction[RoleInput](a, "aws.iam.revoke_role_sessions",
+		"Revoke a role's active sessions as the console's \"revoke active sessions\" does: inline policy "+
+			revokePolicy.name+" denying everything to credentials issued before the step ran (aws:TokenIssueTime). "+
+			"New sessions work. Inverse: aws.iam.unrevoke_role_sessions.",
+		iamPerms(iamRoles, "iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy"), revokeSessions)
+}
+
+// A user's temporary credentials (from sts:GetSessionToken with a leaked key) outlive the key's
+// deactivation; the same TokenIssueTime deny on the user ends them.
+func (a *AWS) iamRevokeUserSessions() Action {
+	return sessionsAction[UserInput](a, "aws.iam.revoke_user_sessions",
+		"Revoke the temporary credentials an IAM user's keys issued (sts:GetSessionToken, GetFederationToken), "+
+			"which deactivating the key leaves valid: inline policy "+revokePolicy.name+" denying everything to "+
+			"credentials issued before the step ran (aws:TokenIssueTime). Inverse: aws.iam.unrevoke_user_sessions.",
+		iamPerms(iamUsers, "iam:GetUser", "iam:GetUserPolicy", "iam:PutUserPolicy"), revokeSessions)
 }
 
 func revokeSessions(ctx context.Context, pol inlinePolicies, req Request, write bool) (Result, Plan, error) {
@@ -1077,44 +1130,28 @@ func revokeSessions(ctx context.Context, pol inlinePolicies, req Request, write 
 	default:
 		plan.Changes = []string{fmt.Sprintf("put inline policy %s with statement %s", revokePolicy.name, stmt.Sid)}
 	}
-	out := map[string]any{"role_name": pol.name, "role_arn": arn, "policy_name": revokePolicy.name,
+	out := map[string]any{pol.kind + "_name": pol.name, pol.kind + "_arn": arn, "policy_name": revokePolicy.name,
 		"statement_sid": stmt.Sid, "revoked_before": cutoff, "changed": true, "previously_present": ad.Present}
 	summary := fmt.Sprintf("revoked the sessions of %s issued before %s (inline policy %s)", pol, cutoff, revokePolicy.name)
 	return Result{Outputs: out, Summary: summary, Resource: arn}, plan, nil
 }
 
 func (a *AWS) iamUnrevokeRoleSessions() Action {
-	const name = "aws.iam.unrevoke_role_sessions"
-	run := func(ctx context.Context, req Request, in RoleInput, write bool) (Result, Plan, error) {
-		if err := checkIAMName(name, "role_name", in.RoleName); err != nil {
-			return Result{}, Plan{}, err
-		}
-		sess, err := a.session(ctx, req, in.AWSTarget)
-		if err != nil {
-			return Result{}, Plan{}, err
-		}
-		pol := inlinePolicies{kind: "role", name: in.RoleName, c: iam.NewFromConfig(sess.Config)}
-		res, plan, err := removeMarked(ctx, pol, revokePolicy, "session revocation", req, write)
-		res.RequestIDs = sess.RequestIDs()
-		if res.Outputs != nil {
-			res.Outputs["role_name"], res.Outputs["role_arn"] = res.Outputs["principal_name"], res.Outputs["principal_arn"]
-		}
-		return res, plan, err
-	}
-	return Def[RoleInput]{
-		Name: name,
-		Description: "Lift a session revocation of aws.iam.revoke_role_sessions. As its compensation it removes that " +
+	return sessionsAction[RoleInput](a, "aws.iam.unrevoke_role_sessions",
+		"Lift a session revocation of aws.iam.revoke_role_sessions. As its compensation it removes that "+
 			"step's statement only; as a step of its own it removes every Firebreak revocation of the role.",
-		Permissions: Permissions{IAM: iamPerms(iamRoles, "iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy")},
-		PlanFunc: func(ctx context.Context, req Request, in RoleInput) (Plan, error) {
-			_, plan, err := run(ctx, req, in, false)
-			return plan, err
-		},
-		ExecuteFunc: func(ctx context.Context, req Request, in RoleInput) (Result, error) {
-			res, _, err := run(ctx, req, in, true)
-			return res, err
-		},
-	}
+		iamPerms(iamRoles, "iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"), unrevokeSessions)
+}
+
+func (a *AWS) iamUnrevokeUserSessions() Action {
+	return sessionsAction[UserInput](a, "aws.iam.unrevoke_user_sessions",
+		"Lift a session revocation of aws.iam.revoke_user_sessions. As its compensation it removes that "+
+			"step's statement only; as a step of its own it removes every Firebreak revocation of the user.",
+		iamPerms(iamUsers, "iam:GetUser", "iam:GetUserPolicy", "iam:PutUserPolicy", "iam:DeleteUserPolicy"), unrevokeSessions)
+}
+
+func unrevokeSessions(ctx context.Context, pol inlinePolicies, req Request, write bool) (Result, Plan, error) {
+	return removeMarked(ctx, pol, revokePolicy, "session revocation", req, write)
 }
 
 // --- aws.iam.disable_console_login ---

@@ -12,7 +12,9 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	fbaws "github.com/firebreak-ir/firebreak/integrations/aws"
 	"github.com/firebreak-ir/firebreak/integrations/aws/awsfake"
+	"github.com/firebreak-ir/firebreak/integrations/config"
 )
 
 // iamReq is a step's request as the interpreter sends it.
@@ -75,7 +77,12 @@ func iamCallsSince(f *awsfake.Server, n int) []string {
 func iamCheckPermissions(t *testing.T, act Action, seen []string) {
 	t.Helper()
 	var declared []string
-	for _, p := range act.Spec().Permissions.IAM {
+	perms := act.Spec().Permissions
+	all := slices.Clone(perms.IAM)
+	for _, ps := range perms.IAMByInput { // the tests exercise every input
+		all = append(all, ps...)
+	}
+	for _, p := range all {
 		if !slices.Contains(declared, p.Action) {
 			declared = append(declared, p.Action)
 		}
@@ -173,6 +180,25 @@ func TestAWSIAMFindKeyOwnerOfAnotherAccountSaysWhich(t *testing.T) {
 		if strings.HasPrefix(op, "iam:") {
 			t.Errorf("%s called for a key of another account", op)
 		}
+	}
+}
+
+// A key of another configured account is looked up there, and outputs.account names that
+// account for the steps that act on the key.
+func TestAWSIAMFindKeyOwnerMovesToTheKeysConfiguredAccount(t *testing.T) {
+	_, f := newTestAWS(t)
+	cfg := config.AWS{EndpointURL: f.URL, Accounts: map[string]config.AWSAccount{
+		"prod":     {AccountID: testProdAccount, RoleARN: testProdRole},
+		"security": {AccountID: testSecAccount},
+	}}
+	a := &AWS{Accounts: func(ctx context.Context) (*fbaws.Accounts, error) { return fbaws.New(ctx, cfg, fbaws.Options{}) }}
+	keys := f.AddIAMUser(testSecAccount, awsfake.IAMUser{Name: "bob", Keys: []awsfake.IAMAccessKey{{}}})
+	_, res := iamRun(t, f, iamAction(t, a, "aws.iam.find_key_owner"), iamReq("owner", map[string]any{"account": "prod", "access_key_id": keys[0].AccessKeyID}))
+	if res.Outputs["in_configured_account"] != true || res.Outputs["account"] != "security" || res.Outputs["user_name"] != "bob" {
+		t.Errorf("outputs %v", res.Outputs)
+	}
+	if got := f.CallsTo("iam", "GetAccessKeyLastUsed"); len(got) != 1 || got[0].Account != testSecAccount {
+		t.Errorf("GetAccessKeyLastUsed calls %+v, want one in the security account", got)
 	}
 }
 
@@ -671,5 +697,38 @@ func TestAWSIAMThrottledActionsApplyEachChangeOnce(t *testing.T) {
 	}
 	if throttled == 0 {
 		t.Error("nothing was throttled")
+	}
+}
+
+// A user's session revocation is the same deny on the user; two incidents' revocations are each
+// lifted by their own inverse, exactly, with only user permissions.
+func TestAWSIAMRevokeUserSessionsInvertedExactly(t *testing.T) {
+	a, f := newTestAWS(t)
+	f.AddIAMUser(testProdAccount, awsfake.IAMUser{Name: "leaky", Keys: []awsfake.IAMAccessKey{{}}})
+	revoke, unrevoke := iamAction(t, a, "aws.iam.revoke_user_sessions"), iamAction(t, a, "aws.iam.unrevoke_user_sessions")
+	before := f.State()
+	req := iamReq("revoke", map[string]any{"account": "prod", "user_name": "leaky"})
+	other := req
+	other.IdempotencyKey = "incident-INC-9/run-1/revoke"
+	n := len(f.Calls())
+	_, res := iamRun(t, f, revoke, req)
+	if _, err := revoke.Execute(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+	iamCheckPermissions(t, revoke, iamCallsSince(f, n))
+	stmts := iamStatements(t, iamUserPolicies(f, "leaky")["firebreak-revoke-older-sessions"])
+	if len(stmts) != 2 || stmts[0]["Effect"] != "Deny" || res.Outputs["user_name"] != "leaky" || res.Resource != "arn:aws:iam::222222222222:user/leaky" {
+		t.Fatalf("statements %v, result %+v", stmts, res)
+	}
+	n = len(f.Calls())
+	for _, r := range []Request{req, other} {
+		r.IdempotencyKey += "/compensate"
+		if _, err := unrevoke.Execute(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iamCheckPermissions(t, unrevoke, iamCallsSince(f, n))
+	if !reflect.DeepEqual(before, f.State()) {
+		t.Errorf("unrevoke did not restore the state:\nbefore %v\nafter  %v", before.IAM, f.State().IAM)
 	}
 }

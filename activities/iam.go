@@ -3,6 +3,7 @@ package activities
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -57,7 +58,13 @@ func PlaybookPermissions(reg *Registry, pb *playbooks.Playbook) (Permissions, er
 			return Permissions{}, fmt.Errorf("playbook %q step %q: unknown action %q", use.playbook, use.step, use.action)
 		}
 		perms := a.Spec().Permissions
-		for _, p := range perms.IAM {
+		iamPerms := slices.Clone(perms.IAM)
+		for _, in := range slices.Sorted(maps.Keys(perms.IAMByInput)) {
+			if use.inputs[in] {
+				iamPerms = append(iamPerms, perms.IAMByInput[in]...)
+			}
+		}
+		for _, p := range iamPerms {
 			if !iamActionRE.MatchString(p.Action) {
 				return Permissions{}, fmt.Errorf("action %s declares IAM action %q: want service:Action", use.action, p.Action)
 			}
@@ -98,6 +105,17 @@ func PlaybookPermissions(reg *Registry, pb *playbooks.Playbook) (Permissions, er
 // actionUse is one place a playbook names an action, for error messages.
 type actionUse struct {
 	playbook, step, action string
+	// inputs are the inputs the step sets; a compensation without its own
+	// `with` inherits its step's.
+	inputs map[string]bool
+}
+
+func keysOf(with map[string]any) map[string]bool {
+	out := make(map[string]bool, len(with))
+	for k := range with {
+		out[k] = true
+	}
+	return out
 }
 
 // actionsOf lists every action pb and the playbooks it calls may run, in
@@ -118,10 +136,14 @@ func actionsOf(pb *playbooks.Playbook) ([]actionUse, error) {
 		for i := range steps {
 			st := &steps[i]
 			if st.Action != "" {
-				out = append(out, actionUse{p.Metadata.Name, st.ID, st.Action})
+				out = append(out, actionUse{p.Metadata.Name, st.ID, st.Action, keysOf(st.With)})
 			}
 			if st.Compensate != nil {
-				out = append(out, actionUse{p.Metadata.Name, st.ID + " (compensate)", st.Compensate.Action})
+				with := st.Compensate.With
+				if with == nil {
+					with = st.With
+				}
+				out = append(out, actionUse{p.Metadata.Name, st.ID + " (compensate)", st.Compensate.Action, keysOf(with)})
 			}
 			if err := walkSteps(p, st.Parallel); err != nil {
 				return err

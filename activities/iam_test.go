@@ -305,3 +305,33 @@ func TestPlaybookPermissionsErrors(t *testing.T) {
 		})
 	}
 }
+
+// Permissions declared per input are granted only to steps that set that input, and a
+// compensation without its own `with` is judged by its step's.
+func TestPlaybookPermissionsByInput(t *testing.T) {
+	deny := testAction("test.iam.deny", activities.Permissions{IAMByInput: map[string][]activities.IAMPermission{
+		"user_name": {iam("iam:PutUserPolicy", "arn:aws:iam::*:user/*")},
+		"role_name": {iam("iam:PutRolePolicy", "arn:aws:iam::*:role/*")},
+	}})
+	reg := testRegistry(t, deny)
+	pb := &playbooks.Playbook{
+		Metadata: playbooks.Metadata{Name: "deny-user"},
+		Steps: []playbooks.Step{{ID: "deny", Kind: playbooks.KindAction, Action: "test.iam.deny",
+			With: map[string]any{"user_name": "${{ inputs.user }}"}, Compensate: &playbooks.Compensate{Action: "test.iam.deny"}}},
+	}
+	perms, err := activities.PlaybookPermissions(reg, pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []activities.IAMPermission{iam("iam:PutUserPolicy", "arn:aws:iam::*:user/*")}; !reflect.DeepEqual(perms.IAM, want) {
+		t.Errorf("user only: IAM = %v, want %v", perms.IAM, want)
+	}
+	pb.Steps[0].Compensate.With = map[string]any{"role_name": "app"}
+	perms, err = activities.PlaybookPermissions(reg, pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(perms.IAM) != 2 {
+		t.Errorf("user step, role compensation: IAM = %v, want both", perms.IAM)
+	}
+}

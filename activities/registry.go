@@ -19,6 +19,10 @@ import (
 type Permissions struct {
 	// IAM lists AWS IAM actions with the resources they touch.
 	IAM []IAMPermission `json:"iam,omitempty"`
+	// IAMByInput lists IAM permissions needed only when a step sets the named
+	// input (user_name or role_name, say), so a playbook that only ever acts on
+	// users is not granted what roles would need.
+	IAMByInput map[string][]IAMPermission `json:"iam_by_input,omitempty"`
 	// GitHub lists fine-grained token permissions, e.g. "issues:write".
 	GitHub []string `json:"github,omitempty"`
 	// Slack lists OAuth scopes, e.g. "chat:write".

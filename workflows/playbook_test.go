@@ -33,7 +33,8 @@ var testGroups = activities.StaticGroups{
 
 func registry(t testing.TB) *activities.Registry {
 	t.Helper()
-	reg, err := activities.NewRegistry(activities.CoreActions()...)
+	// Every action the binary has, so the shipped library loads; tests only run core ones.
+	reg, err := activities.NewRegistry(slices.Concat(activities.CoreActions(), activities.AWSActions(nil), activities.SlackActions(nil))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -793,10 +794,10 @@ steps:
     action: core.log
     with: {message: hi}
 `)
-	pb.Steps[0].Action = "aws.ec2.isolate_instance" // a playbook newer than this worker
+	pb.Steps[0].Action = "aws.ec2.quarantine_subnet" // a playbook newer than this worker
 	h := newHarness(t)
 	res := h.run(pb, nil, "")
-	if res.Status != RunFailed || !strings.Contains(res.Error, `this worker has no action "aws.ec2.isolate_instance"`) {
+	if res.Status != RunFailed || !strings.Contains(res.Error, `this worker has no action "aws.ec2.quarantine_subnet"`) {
 		t.Fatalf("status %s, error %q", res.Status, res.Error)
 	}
 	if len(h.executed) != 1 {

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -114,6 +116,11 @@ func writeActions(w io.Writer, infos []actionInfo) error {
 		var perms []string
 		for _, p := range a.Permissions.IAM {
 			perms = append(perms, fmt.Sprintf("aws %s on %s", p.Action, p.Resource))
+		}
+		for _, in := range slices.Sorted(maps.Keys(a.Permissions.IAMByInput)) {
+			for _, p := range a.Permissions.IAMByInput[in] {
+				perms = append(perms, fmt.Sprintf("aws %s on %s (with %s)", p.Action, p.Resource, in))
+			}
 		}
 		for _, p := range a.Permissions.GitHub {
 			perms = append(perms, "github "+p)

@@ -215,8 +215,8 @@ func TestDirAddsToTheLibrary(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: exit %d\n%s", name, code, errOut)
 		}
-		for _, want := range []string{"my-update ", "comms-checklist ", "incident-triage ", "rollback-drill   My own drill "} {
-			if !strings.Contains(out, want) {
+		for _, want := range []string{"my-update ", "comms-checklist ", "incident-triage ", "rollback-drill My own drill "} {
+			if !strings.Contains(words(out), want) {
 				t.Errorf("%s: list lacks %q:\n%s", name, want, out)
 			}
 		}

@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	sdkconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -77,6 +80,10 @@ func New(ctx context.Context, cfg config.AWS, opts Options) (*Accounts, error) {
 		opts.S3UsePathStyle = true
 	}
 	throttleOnlyRetries(&base)
+	if base.HTTPClient == nil {
+		base.HTTPClient = awshttp.NewBuildableClient()
+	}
+	base.HTTPClient = plainBodies{base.HTTPClient}
 	scrubConfigSources(&base)
 	base.Credentials = redact(base.Credentials)
 	return &Accounts{
@@ -121,6 +128,20 @@ func throttleOnlyRetries(cfg *awssdk.Config) {
 		})
 	}
 	cfg.RetryMaxAttempts = throttleAttempts
+}
+
+// plainBodies hides io.WriterTo from request bodies. smithy-go closes a request's body as soon
+// as the response arrives, and its body's WriteTo then returns io.EOF; net/http, still finishing
+// the request write, takes that for a failed write and closes the connection under the response
+// being read ("use of closed network connection"). Read after the close returns a plain EOF,
+// which net/http accepts. Large, quick replies (CloudTrail's LookupEvents pages) hit this often.
+type plainBodies struct{ next awssdk.HTTPClient }
+
+func (c plainBodies) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = struct{ io.ReadCloser }{r.Body}
+	}
+	return c.next.Do(r)
 }
 
 // scrubConfigSources drops the credentials the SDK keeps in cfg.ConfigSources (the environment's
@@ -250,6 +271,16 @@ func (a *Accounts) credentials(regional awssdk.Config, account string, acct conf
 	})
 	a.cache[k] = c
 	return c
+}
+
+// NameOf returns the name of the configured account whose account_id is id.
+func (a *Accounts) NameOf(id string) (string, bool) {
+	for name, acct := range a.accounts {
+		if acct.AccountID == id && id != "" {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // S3UsePathStyle says whether S3 clients should address buckets by path; pass it to

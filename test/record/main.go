@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/firebreak-ir/firebreak/activities"
+	"github.com/firebreak-ir/firebreak/integrations/aws/awsfake"
 	"github.com/firebreak-ir/firebreak/integrations/slack/slackfake"
 	"github.com/firebreak-ir/firebreak/playbooks"
 	"github.com/firebreak-ir/firebreak/test/harness"
@@ -37,15 +39,24 @@ const config = `access:
     comms-leads: [U0CL1, U0CL2]
 `
 
-// inputs are what each library playbook needs beyond its defaults.
-func inputs(playbook string) map[string]string {
+// inputs are what each library playbook needs beyond its defaults; w is the AWS world the AWS
+// playbooks act in.
+func inputs(playbook string, w harness.AWSWorld) map[string]string {
 	return map[string]map[string]string{
 		"incident-triage": {"service": "checkout", "severity": "sev2", "summary": "5xx on /pay"},
 		"comms-checklist": {"headline": "Checkout errors: mitigating"},
 		// The driver never approves as the requester, so the drill names its approver.
-		"rollback-drill": {"approvers": "U0ONCALL"},
+		"rollback-drill":             {"approvers": "U0ONCALL"},
+		"ec2-compromise-containment": {"instance_id": w.Instance, "account": "prod"},
+		"aws-access-key-compromise":  {"access_key_id": w.LeakedKey, "account": "prod", "deny_all": "true"},
+		// A short block, so the recording runs the timer and the unblock.
+		"web-attack-block": {"ip_set_arn": w.IPSet, "addresses": "203.0.113.50, 203.0.113.51", "duration": "3s"},
+		"emergency-patch":  {"tag_values": "web", "canary": w.Canary, "vulnerability": "CVE-2026-0001"},
 	}[playbook]
 }
+
+// recordChannel is where runs of playbooks that post (slack.post) report.
+const recordChannel = "C0RECORD"
 
 func main() {
 	out := flag.String("out", "workflows/testdata", "directory for the history files")
@@ -69,18 +80,27 @@ func run(out string) error {
 		return err
 	}
 	cfg := filepath.Join(tmp, "firebreak.yaml")
-	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(config+harness.AWSConfig()), 0o600); err != nil {
 		return err
 	}
 	// Slack is a fake, so the incident's channel, summary and the runs'
 	// status messages are part of the recording.
 	fake := slackfake.New()
 	defer fake.Close()
+	fake.AddChannel(recordChannel, "record", slackfake.Members(fake.BotUserID()))
+	// The AWS playbooks act in awsfake's world.
+	aws := awsfake.New()
+	defer aws.Close()
+	world := harness.SeedAWS(aws)
+	awsEnv, err := harness.AWSEnv(aws, tmp, "record-secret")
+	if err != nil {
+		return err
+	}
 	for _, u := range []string{"U0REQ", "U0ONCALL", "U0IC1", "U0IC2", "U0EM", "U0CL1", "U0CL2", "U0DRIVER"} {
 		fake.AddUser(u, strings.ToLower(u))
 	}
-	dev, err := harness.StartDev(bin, filepath.Join(tmp, "data"), "FIREBREAK_CONFIG="+cfg,
-		"SLACK_BOT_TOKEN="+slackfake.DefaultBotToken, "SLACK_SIGNING_SECRET=record", "SLACK_API_URL="+fake.URL())
+	dev, err := harness.StartDev(bin, filepath.Join(tmp, "data"), append([]string{"FIREBREAK_CONFIG=" + cfg,
+		"SLACK_BOT_TOKEN=" + slackfake.DefaultBotToken, "SLACK_SIGNING_SECRET=record", "SLACK_API_URL=" + fake.URL()}, awsEnv...)...)
 	if err != nil {
 		return err
 	}
@@ -94,7 +114,7 @@ func run(out string) error {
 	}
 	defer c.Close()
 
-	reg, err := activities.NewRegistry(activities.CoreActions()...)
+	reg, err := activities.NewRegistry(slices.Concat(activities.CoreActions(), activities.AWSActions(nil), activities.SlackActions(nil))...)
 	if err != nil {
 		return err
 	}
@@ -107,9 +127,15 @@ func run(out string) error {
 	}
 	d := &harness.Driver{Client: c, MaxWait: 10 * time.Second, Actor: "U0DRIVER", Poll: 100 * time.Millisecond}
 	for _, pb := range lib {
-		vals, err := playbooks.ResolveInputs(pb, inputs(pb.Metadata.Name))
+		vals, err := playbooks.ResolveInputs(pb, inputs(pb.Metadata.Name, world))
 		if err != nil {
 			return fmt.Errorf("%s: %w", pb.Metadata.Name, err)
+		}
+		// Runs that post report to a channel, and votes come from it.
+		var runSlack *workflows.RunSlack
+		d.Channel = ""
+		if posts(pb) {
+			runSlack, d.Channel = &workflows.RunSlack{Channel: recordChannel}, recordChannel
 		}
 		for _, mode := range []string{workflows.ModeRun, workflows.ModePlan} {
 			id := pb.Metadata.Name
@@ -118,7 +144,7 @@ func run(out string) error {
 			}
 			if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "firebreak"},
 				workflows.PlaybookWorkflow, workflows.PlaybookInput{
-					Playbook: pb, Inputs: vals, Mode: mode, Requester: "U0REQ", Origin: "record",
+					Playbook: pb, Inputs: vals, Mode: mode, Requester: "U0REQ", Origin: "record", Slack: runSlack,
 				}); err != nil {
 				return fmt.Errorf("start %s: %w", id, err)
 			}
@@ -135,7 +161,18 @@ func run(out string) error {
 			}
 		}
 	}
+	d.Channel = ""
 	return recordIncident(ctx, c, d, fake, lib, out)
+}
+
+// posts says whether pb has a slack.post step, which needs the run to report to a channel.
+func posts(pb *playbooks.Playbook) bool {
+	for _, s := range pb.Steps {
+		if s.Action == "slack.post" {
+			return true
+		}
+	}
+	return false
 }
 
 // recordIncident records an incident declared with Slack that runs the
@@ -147,7 +184,7 @@ func recordIncident(ctx context.Context, c client.Client, d *harness.Driver, fak
 			drill = pb
 		}
 	}
-	vals, err := playbooks.ResolveInputs(drill, inputs("rollback-drill"))
+	vals, err := playbooks.ResolveInputs(drill, inputs("rollback-drill", harness.AWSWorld{}))
 	if err != nil {
 		return err
 	}

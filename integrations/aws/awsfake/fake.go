@@ -371,7 +371,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, hr *http.Request) {
 	req.Caller = k.principal
 	call := Call{Service: svcName, Operation: req.Operation, Region: region, AccessKeyID: accessKey,
 		Account: k.principal.Account, Principal: k.principal.ARN, Params: req.Params, Body: req.Body, RequestID: req.RequestID}
-	apiErr := s.gate(svc, req, keyKnown, k, hr, body)
+	apiErr := s.gate(svc, req, accessKey, keyKnown, k, hr, body)
 	h := s.handlers[svcName][req.Operation]
 	if apiErr == nil && h == nil {
 		apiErr = unknownOperation(svc, req)
@@ -410,8 +410,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, hr *http.Request) {
 }
 
 // gate applies authentication and the test switches; it must be called with s.mu held.
-func (s *Server) gate(svc service, req *Request, keyKnown bool, k key, hr *http.Request, body []byte) *APIError {
-	if !keyKnown {
+func (s *Server) gate(svc service, req *Request, accessKey string, keyKnown bool, k key, hr *http.Request, body []byte) *APIError {
+	// A deactivated key is refused like an unknown one: that is the point of deactivating a
+	// leaked key.
+	if !keyKnown || s.iam.keyStatus(accessKey) == "Inactive" {
 		if svc.protocol == JSON11 {
 			return &APIError{Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
 		}

@@ -276,7 +276,7 @@ func TestErrorShapesPerProtocol(t *testing.T) {
 		}
 	})
 	t.Run("iam", func(t *testing.T) {
-		resp := rawCall(t, f, "iam", id, secret, "Action=GetUser&Version=2010-05-08", nil)
+		resp := rawCall(t, f, "iam", id, secret, "Action=ListUsers&Version=2010-05-08", nil)
 		ec, err := awsxml.GetErrorResponseComponents(resp.Body, false)
 		if err != nil {
 			t.Fatal(err)

@@ -234,7 +234,13 @@ func (s *Server) AddInstanceProfile(account, name, roleName string) string {
 func (s *Server) AccessKeyStatus(accessKeyID string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, a := range s.iam.accounts {
+	return s.iam.keyStatus(accessKeyID)
+}
+
+// keyStatus is the IAM status of a key ("" when IAM does not know it); st's Server's mu must be
+// held.
+func (st *iamState) keyStatus(accessKeyID string) string {
+	for _, a := range st.accounts {
 		if _, k := a.findKey(accessKeyID); k != nil {
 			return k.Status
 		}
@@ -398,19 +404,19 @@ func (s *Server) iamRole(r *Request) (*iamRole, error) {
 	return role, nil
 }
 
-type xmlTag struct {
+type iamXMLTag struct {
 	Key   string `xml:"Key"`
 	Value string `xml:"Value"`
 }
 
 type getUserResult struct {
 	User struct {
-		Path       string   `xml:"Path"`
-		UserName   string   `xml:"UserName"`
-		UserID     string   `xml:"UserId"`
-		Arn        string   `xml:"Arn"`
-		CreateDate string   `xml:"CreateDate"`
-		Tags       []xmlTag `xml:"Tags>member,omitempty"`
+		Path       string      `xml:"Path"`
+		UserName   string      `xml:"UserName"`
+		UserID     string      `xml:"UserId"`
+		Arn        string      `xml:"Arn"`
+		CreateDate string      `xml:"CreateDate"`
+		Tags       []iamXMLTag `xml:"Tags>member,omitempty"`
 	} `xml:"User"`
 }
 
@@ -440,7 +446,7 @@ func iamGetUser(s *Server, r *Request) (any, error) {
 	var out getUserResult
 	out.User.Path, out.User.UserName, out.User.UserID, out.User.Arn, out.User.CreateDate = u.Path, u.Name, u.ID, u.ARN, iamTime(u.Created)
 	for _, t := range u.Tags {
-		out.User.Tags = append(out.User.Tags, xmlTag(t))
+		out.User.Tags = append(out.User.Tags, iamXMLTag(t))
 	}
 	return out, nil
 }

@@ -211,3 +211,21 @@ func TestIAMTagsLoginProfilesAndInstanceProfiles(t *testing.T) {
 		t.Error("State shares the fake's live policies")
 	}
 }
+
+// A deactivated key no longer signs requests, as in AWS.
+func TestInactiveKeyIsRefused(t *testing.T) {
+	f := newFake(t)
+	keys := f.AddIAMUser(prodAccount, awsfake.IAMUser{Name: "leaky", Keys: []awsfake.IAMAccessKey{{}}})
+	c := client(f, keys[0].AccessKeyID, keys[0].SecretAccessKey, "")
+	if _, err := c.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{}); err != nil {
+		t.Fatalf("active key: %v", err)
+	}
+	if _, err := iamClient(t, f).UpdateAccessKey(context.Background(), &iam.UpdateAccessKeyInput{
+		UserName: awssdk.String("leaky"), AccessKeyId: awssdk.String(keys[0].AccessKeyID), Status: iamtypes.StatusTypeInactive}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if code, _, status := apiError(t, err); code != "InvalidClientTokenId" || status != 403 {
+		t.Errorf("inactive key: %s %d", code, status)
+	}
+}
