@@ -1,6 +1,10 @@
 package playbooks
 
-import "slices"
+import (
+	"encoding/json"
+	"os"
+	"slices"
+)
 
 // testCatalog is the action registry the tests load against: the core
 // actions the library uses, plus invented ones for parameter checks.
@@ -32,8 +36,27 @@ func newTestCatalog() testCatalog {
 	} {
 		c[s.Name] = s
 	}
+	// The shipped actions, as activities registers them; activities' TestShippedActionsFile
+	// keeps the file current.
+	b, err := os.ReadFile(shippedActionsFile)
+	if err != nil {
+		panic(err)
+	}
+	var shipped []ActionSpec
+	if err := json.Unmarshal(b, &shipped); err != nil {
+		panic(err)
+	}
+	for _, s := range shipped {
+		if _, ok := c[s.Name]; !ok {
+			c[s.Name] = s
+		}
+	}
 	return c
 }
+
+// shippedActionsFile lists the action specs the binary registers, so the library's playbooks
+// load here without importing activities (which imports this package).
+const shippedActionsFile = "testdata/shipped-actions.json"
 
 func (c testCatalog) LookupAction(name string) (ActionSpec, bool) {
 	s, ok := c[name]
