@@ -80,11 +80,13 @@ func (e *runError) Unwrap() error { return e.err }
 // run is one execution of a playbook: its state, its timeline, and the
 // handlers that steer it.
 type run struct {
-	in       PlaybookInput
-	pb       *playbooks.Playbook
-	eval     expr
-	vars     playbooks.Vars
-	origin   string
+	in     PlaybookInput
+	pb     *playbooks.Playbook
+	eval   expr
+	vars   playbooks.Vars
+	origin string
+	// err is the finished run's error, for the status query.
+	err      string
 	steps    []*StepState
 	byID     map[string]*StepState
 	timeline []Event
@@ -182,6 +184,7 @@ func PlaybookWorkflow(ctx workflow.Context, in PlaybookInput) (PlaybookResult, e
 		result = r.execute(ctx)
 	}
 	r.phase = phaseFinished
+	r.err = result.Error
 	r.notify.changed()
 	r.notify.flush(ctx)
 	r.event(ctx, Event{Kind: EventRunFinished, Actor: SystemActor, Outcome: result.Status, Detail: result.Error})
@@ -243,7 +246,7 @@ func (r *run) resetForRun() {
 
 // statusView is the status query's answer.
 func (r *run) statusView() RunStatus {
-	return RunStatus{Playbook: r.pb.Metadata.Name, Status: r.status, Requester: r.in.Requester, Steps: r.snapshot()}
+	return RunStatus{Playbook: r.pb.Metadata.Name, Status: r.status, Requester: r.in.Requester, Steps: r.snapshot(), Error: r.err}
 }
 
 func (r *run) mode() string {

@@ -305,4 +305,7 @@ type RunStatus struct {
 	Status    string      `json:"status"`
 	Requester string      `json:"requester"`
 	Steps     []StepState `json:"steps"`
+	// Error is why a finished run failed, was rejected or aborted; it may
+	// name no step (a plan that could not be made).
+	Error string `json:"error,omitempty"`
 }

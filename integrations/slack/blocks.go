@@ -232,6 +232,9 @@ func RunStatusMessage(runID string, st workflows.RunStatus, now time.Time) ([]go
 	if st.Requester != "" {
 		head += " · requested by " + userRef(st.Requester)
 	}
+	if st.Error != "" {
+		head += "\n" + escTrunc(st.Error, maxSummary)
+	}
 	blocks := []goslack.Block{goslack.NewSectionBlock(mrkdwn(truncate(head, maxText)), nil, nil)}
 	if len(st.Steps) > 0 {
 		blocks = append(blocks, contextBlock(stepCounts(st.Steps)))

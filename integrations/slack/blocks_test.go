@@ -286,7 +286,7 @@ func TestUserTextIsEscaped(t *testing.T) {
 		},
 		"plan": func() ([]goslack.Block, string) { return PlanMessage(evil, evil, plan, "") },
 		"status": func() ([]goslack.Block, string) {
-			return RunStatusMessage(evil, workflows.RunStatus{Playbook: evil, Status: evil, Requester: evil, Steps: []workflows.StepState{step}}, t0())
+			return RunStatusMessage(evil, workflows.RunStatus{Playbook: evil, Status: evil, Requester: evil, Steps: []workflows.StepState{step}, Error: evil}, t0())
 		},
 		"request": func() ([]goslack.Block, string) { return ApprovalRequest(evil, step, "") },
 		"progress": func() ([]goslack.Block, string) {
@@ -769,4 +769,14 @@ func FuzzDecodeApprovalRef(f *testing.F) {
 			t.Fatalf("round trip of %+v: %+v, %v", ref, again, err)
 		}
 	})
+}
+
+// A run that failed before any step (its plan could not be made) says why in its message.
+func TestRunStatusMessageShowsTheRunsError(t *testing.T) {
+	st := workflows.RunStatus{Playbook: "web-attack-block", Status: workflows.RunFailed, Error: "step block: wafv2 GetIPSet: WAFNonexistentItemException: gone (request r-1)",
+		Steps: []workflows.StepState{{ID: "block", Status: workflows.StepPending}}}
+	blocks, _ := RunStatusMessage("run-1", st, t0())
+	if texts := strings.Join(mrkdwnTexts(t, blocks), "\n"); !strings.Contains(texts, "WAFNonexistentItemException: gone (request r-1)") {
+		t.Errorf("status message lacks the run's error:\n%s", texts)
+	}
 }

@@ -374,7 +374,12 @@ func (b *Bot) status(ctx context.Context, req asker, key string) reply {
 		}
 	}
 	for _, run := range st.Runs {
-		lines = append(lines, fmt.Sprintf("• `%s` %s (by <@%s>, run `%s`)", run.Playbook, run.Status, run.RequestedBy, run.ID))
+		line := fmt.Sprintf("• `%s` %s (by <@%s>, run `%s`)", run.Playbook, run.Status, run.RequestedBy, run.ID)
+		if run.Error != "" {
+			// Why a run failed or stopped, with the external API's code and request ID.
+			line += ": " + escTrunc(run.Error, maxSummary)
+		}
+		lines = append(lines, line)
 	}
 	return ephemeral("%s", strings.Join(lines, "\n"))
 }
