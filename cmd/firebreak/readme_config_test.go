@@ -1,10 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/firebreak-ir/firebreak/activities"
 )
 
 // TestReadmeConfigErrorExample: the configuration errors README shows are
@@ -32,4 +36,39 @@ func TestReadmeConfigErrorExample(t *testing.T) {
 	if code != exitUsage || errOut != want {
 		t.Fatalf("exit %d, printed\n%s\nREADME shows\n%s", code, errOut, want)
 	}
+}
+
+// TestReadmeAWSPolicies: the IAM policy README shows for each AWS playbook is what
+// `playbook iam-policy` prints, statement by statement.
+func TestReadmeAWSPolicies(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ec2-compromise-containment", "aws-access-key-compromise", "web-attack-block", "emergency-patch"} {
+		code, out, errOut := runCLI(t, nil, "playbook", "iam-policy", name)
+		if code != 0 {
+			t.Fatalf("iam-policy %s: exit %d %s", name, code, errOut)
+		}
+		var p activities.Policy
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "IAM policy (`firebreak playbook iam-policy %s`):\n\n", name)
+		for _, st := range p.Statement {
+			fmt.Fprintf(&b, "- %s on %s\n", backticks(st.Action), backticks(st.Resource))
+		}
+		if !strings.Contains(string(readme), b.String()) {
+			t.Errorf("README's policy of %s is not what iam-policy prints; it prints:\n%s", name, b.String())
+		}
+	}
+}
+
+func backticks(items []string) string {
+	out := make([]string, len(items))
+	for i, s := range items {
+		out[i] = "`" + s + "`"
+	}
+	return strings.Join(out, ", ")
 }
