@@ -357,11 +357,21 @@ func (a *AWS) ec2DescribeInstance() Action {
 			{Action: "ec2:DescribeIamInstanceProfileAssociations", Resource: "*"},
 			{Action: "autoscaling:DescribeAutoScalingInstances", Resource: "*"},
 		}},
-		PlanFunc: func(_ context.Context, _ Request, in InstanceInput) (Plan, error) {
+		PlanFunc: func(ctx context.Context, req Request, in InstanceInput) (Plan, error) {
 			if err := checkInstanceID(name, in.InstanceID); err != nil {
 				return Plan{}, err
 			}
-			return Plan{Summary: "no change: reads " + in.InstanceID}, nil
+			// Read it already, so that an instance that does not exist fails this step, the one
+			// that names it, rather than the first later step whose plan reads it.
+			_, c, _, err := a.ec2Session(ctx, req, in.AWSTarget)
+			if err != nil {
+				return Plan{}, err
+			}
+			v, err := describeInstance(ctx, c, in.InstanceID)
+			if err != nil {
+				return Plan{}, err
+			}
+			return Plan{Summary: fmt.Sprintf("no change: reads %s (%s in %s)", in.InstanceID, v.State, v.VPC)}, nil
 		},
 		ExecuteFunc: func(ctx context.Context, req Request, in InstanceInput) (Result, error) {
 			if err := checkInstanceID(name, in.InstanceID); err != nil {

@@ -183,3 +183,17 @@ func successfulCalls(f *awsfake.Server, svc, op string) int {
 	}
 	return n
 }
+
+// restartDev starts firebreak dev again on the data dir of the one that exited (killed, say), with
+// the environment it had (so the same config, Slack and AWS: exec keeps the last of repeated
+// variables), and points e at the new process.
+func (e *awsEnv) restartDev() {
+	e.t.Helper()
+	select {
+	case <-e.d.Done():
+	default:
+		e.t.Fatal("restartDev: firebreak dev is still running")
+	}
+	e.d = startDev(e.t, e.d.DataDir, e.d.Cmd.Env...)
+	e.dev = "http://" + e.d.HTTPAddr
+}
