@@ -786,7 +786,7 @@ func (r *run) afterAbort(ctx workflow.Context, s *playbooks.Step, with map[strin
 func (r *run) undoNote(s *playbooks.Step, uncertain bool) string {
 	switch {
 	case s.Compensate == nil:
-		return "it declares no compensation: check it by hand"
+		return "it declares no compensation: nothing to undo if it only reads (a sweep, a describe), otherwise check it by hand"
 	case r.pb.OnFailure != playbooks.OnFailureRollback:
 		return "the playbook does not roll back (on_failure: " + r.pb.OnFailure + "): undo it by hand if needed"
 	case uncertain:

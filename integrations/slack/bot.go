@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -399,13 +400,13 @@ func (b *Bot) timeline(ctx context.Context, req asker, key string) reply {
 	if err != nil {
 		return ephemeral("Could not read the %s timeline: %s", key, queryRefusal(err))
 	}
+	// The newest events matter most: keep as many of the last 40 as fit in one message, and
+	// say how many earlier ones are left out.
 	const shown = 40
 	var lines []string
-	start := max(0, len(ev)-shown)
-	if start > 0 {
-		lines = append(lines, fmt.Sprintf("_…%d earlier events; `firebreak incident timeline %s` has them all_", start, key))
-	}
-	for _, e := range ev[start:] {
+	size := 0
+	for i := len(ev) - 1; i >= max(0, len(ev)-shown); i-- {
+		e := ev[i]
 		line := fmt.Sprintf("`%s` %s", e.Time.UTC().Format("15:04:05"), e.Kind)
 		if e.Step != "" {
 			line += " " + e.Step
@@ -416,9 +417,17 @@ func (b *Bot) timeline(ctx context.Context, req asker, key string) reply {
 		if e.Detail != "" {
 			line += ": " + esc(truncate(e.Detail, 200))
 		}
+		if size+len(line)+1 > maxText-200 { // room for the "earlier events" line
+			break
+		}
+		size += len(line) + 1
 		lines = append(lines, line)
 	}
-	return ephemeral("%s", truncate(strings.Join(lines, "\n"), maxText))
+	slices.Reverse(lines)
+	if earlier := len(ev) - len(lines); earlier > 0 {
+		lines = append([]string{fmt.Sprintf("_…%d earlier events; `firebreak incident timeline %s` has them all_", earlier, key)}, lines...)
+	}
+	return ephemeral("%s", strings.Join(lines, "\n"))
 }
 
 func (b *Bot) list(ctx context.Context, req asker) reply {
