@@ -140,6 +140,35 @@ func (e *awsEnv) assertContained(user, key, secret string) {
 	}
 }
 
+// failAfter makes the first failOp call after the next heldOp call fail once with a server
+// error, as if AWS had faltered right after carrying out heldOp: a server error is not retried by
+// the SDK, so the step's next attempt must find heldOp's change made and not make it again.
+func (e *awsEnv) failAfter(svc, heldOp, failOp string) {
+	reached, release := e.aws.Hold(svc, heldOp)
+	stop := make(chan struct{})
+	e.t.Cleanup(func() { close(stop); release() })
+	go func() {
+		select {
+		case <-reached:
+			e.aws.Fail(svc, failOp, &awsfake.Failure{Times: 1, APIError: awsfake.APIError{Status: 500, Code: "InternalFailure",
+				Message: "We encountered an internal error. Please try again."}})
+			release()
+		case <-stop:
+		}
+	}()
+}
+
+// failedWith counts the calls of svc's op since call number from that failed with code.
+func failedWith(f *awsfake.Server, from int, svc, op, code string) int {
+	n := 0
+	for _, c := range f.Calls()[from:] {
+		if c.Service == svc && c.Operation == op && c.ErrorCode == code {
+			n++
+		}
+	}
+	return n
+}
+
 // TestAccessKeyCompromiseEndToEnd drives aws-access-key-compromise from Slack against awsfake: a
 // plan changes nothing; an approved run deactivates the leaked key (AWS then refuses it),
 // revokes its sessions, denies the user everything, and hands the commander a review task
@@ -202,7 +231,8 @@ func TestAccessKeyCompromiseEndToEnd(t *testing.T) {
 		t.Errorf("the reactivated key is refused: %s", code)
 	}
 
-	// 30% of AWS calls throttled: the run completes and each change is made once.
+	// 30% of AWS calls throttled, and a server error right after the key's user is tagged: the
+	// run completes and each change is made once.
 	issued = e.aws.AddIAMUser(harness.AWSProdAccount, awsfake.IAMUser{Name: "deploy-bot", Keys: []awsfake.IAMAccessKey{{}}})
 	key3, secret3 := issued[0].AccessKeyID, issued[0].SecretAccessKey
 	ops := []string{"UpdateAccessKey", "PutUserPolicy", "TagUser"}
@@ -213,6 +243,7 @@ func TestAccessKeyCompromiseEndToEnd(t *testing.T) {
 	}
 	calls := len(e.aws.Calls())
 	e.aws.Throttle(0.3)
+	e.failAfter("iam", "TagUser", "UpdateAccessKey")
 	id = e.startRunID(ch, "run", pb+" access_key_id="+key3+" account=prod deny_all=true")
 	e.approve(ch, "deactivate")
 	e.runMessage(ch, id, ":clipboard: `review` awaiting task")
@@ -227,8 +258,9 @@ func TestAccessKeyCompromiseEndToEnd(t *testing.T) {
 			throttled++
 		}
 	}
-	if throttled == 0 {
-		t.Fatal("no call was throttled")
+	if throttled == 0 || failedWith(e.aws, calls, "iam", "UpdateAccessKey", "InternalFailure") != 1 {
+		t.Fatalf("%d calls throttled, %d UpdateAccessKey failed: the faults were not injected", throttled,
+			failedWith(e.aws, calls, "iam", "UpdateAccessKey", "InternalFailure"))
 	}
 	for _, op := range ops {
 		if n := successfulCalls(e.aws, "iam", op) - start[op]; n != want[op] {

@@ -153,9 +153,11 @@ func TestEmergencyPatchEndToEnd(t *testing.T) {
 	}
 	e.aws.SetCommandOutcome(canary, awsfake.CommandOutcome{})
 
-	// 30% of AWS calls throttled: the run completes with one command per step.
+	// 30% of AWS calls throttled, and a server error on the first poll after the scan is sent:
+	// the run completes with one command per step.
 	n, calls := len(sent), len(e.aws.Calls())
 	e.aws.Throttle(0.3)
+	e.failAfter("ssm", "SendCommand", "ListCommands")
 	id = e.startRunID(ch, "run", args)
 	e.approve(ch, "canary")
 	e.waitRunStatus(ch, id, "succeeded")
@@ -166,8 +168,9 @@ func TestEmergencyPatchEndToEnd(t *testing.T) {
 			throttled++
 		}
 	}
-	if throttled == 0 {
-		t.Fatal("no call was throttled")
+	if throttled == 0 || failedWith(e.aws, calls, "ssm", "ListCommands", "InternalFailure") != 1 {
+		t.Fatalf("%d calls throttled, %d ListCommands failed: the faults were not injected", throttled,
+			failedWith(e.aws, calls, "ssm", "ListCommands", "InternalFailure"))
 	}
 	sent = sentCommands(t, e.aws)
 	if got := sentSteps(sent[n:]); !slices.Equal(got, []string{"scan", "canary", "fleet"}) {
