@@ -383,8 +383,17 @@ func (s *eventSummary) summary(l lookup, region string, truncated bool) string {
 		return fmt.Sprintf("no CloudTrail events of %s in %s %s", l.what, region, l.window())
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s %s–%s from %s: ", thousands(s.total), plural(s.total, "event", "events"),
-		shortTime(s.first), shortTime(s.last), plural(len(s.ips), "1 IP", thousands(len(s.ips))+" IPs"))
+	// The source IPs are what a responder acts on next (block them, ask whose they are): name
+	// the busiest few.
+	var ips []string
+	for _, e := range s.ips.top(3) {
+		ips = append(ips, e.name)
+	}
+	if more := len(s.ips) - len(ips); more > 0 {
+		ips = append(ips, fmt.Sprintf("… (%d more)", more))
+	}
+	fmt.Fprintf(&b, "%s %s %s–%s from %s (%s): ", thousands(s.total), plural(s.total, "event", "events"),
+		shortTime(s.first), shortTime(s.last), plural(len(s.ips), "1 IP", thousands(len(s.ips))+" IPs"), strings.Join(ips, ", "))
 	const shown = 5
 	var names []string
 	for _, e := range s.names.top(shown) {

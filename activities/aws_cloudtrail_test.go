@@ -95,7 +95,8 @@ func TestAWSCloudTrailLookupSummarisesManyPagesWithinBounds(t *testing.T) {
 			t.Fatalf("call %s", c.Body)
 		}
 	}
-	if !strings.HasPrefix(res.Summary, "10,000 events 2026-12-01T12:48Z–2026-12-01T15:35Z from 3 IPs: ") || !strings.Contains(res.Summary, "stopped at max_events 10,000") {
+	if !strings.HasPrefix(res.Summary, "10,000 events 2026-12-01T12:48Z–2026-12-01T15:35Z from 3 IPs (") || !strings.Contains(res.Summary, "stopped at max_events 10,000") ||
+		!strings.Contains(res.Summary, "198.51.100.0") || !strings.Contains(res.Summary, "198.51.100.2") {
 		t.Errorf("summary %q", res.Summary)
 	}
 
