@@ -86,7 +86,10 @@ type run struct {
 	vars   playbooks.Vars
 	origin string
 	// err is the finished run's error, for the status query.
-	err      string
+	err string
+	// acted holds, per step, the resource and request IDs its action reported, until the
+	// step's step_succeeded event carries them.
+	acted    map[string]Event
 	steps    []*StepState
 	byID     map[string]*StepState
 	timeline []Event
@@ -207,6 +210,7 @@ func newRun(in PlaybookInput) *run {
 		gates:    map[string]*gate{},
 		tasks:    map[string]bool{},
 		waits:    map[string]*timedWait{},
+		acted:    map[string]Event{},
 		signals:  map[string]bool{},
 		status:   RunRunning,
 		outcomes: map[string]map[string]any{},
@@ -436,7 +440,10 @@ func (r *run) finishStep(ctx workflow.Context, s *playbooks.Step, st *StepState,
 	if err == nil {
 		st.Status = StepSucceeded
 		r.vars.Steps[s.ID] = playbooks.StepVars{Status: playbooks.StatusSucceeded, Outputs: st.Outputs}
-		r.event(ctx, Event{Kind: EventStepSucceeded, Actor: SystemActor, Step: s.ID, Outcome: StepSucceeded, Detail: st.Summary})
+		acted := r.acted[s.ID]
+		delete(r.acted, s.ID)
+		r.event(ctx, Event{Kind: EventStepSucceeded, Actor: SystemActor, Step: s.ID, Outcome: StepSucceeded, Detail: st.Summary,
+			Resource: acted.Resource, RequestIDs: acted.RequestIDs})
 		return nil
 	}
 	var re *runError
@@ -735,9 +742,9 @@ func (r *run) action(ctx workflow.Context, s *playbooks.Step, st *StepState) err
 	st.Outputs = res.Outputs
 	r.outcomes[s.ID] = res.Outputs
 	r.done = append(r.done, doneStep{step: s, with: with})
+	// What it acted on and the API's request IDs go on the step's one step_succeeded event.
 	if res.Resource != "" || len(res.RequestIDs) > 0 {
-		r.event(ctx, Event{Kind: EventStepSucceeded, Actor: SystemActor, Step: s.ID, Outcome: "executed",
-			Detail: res.Summary, Resource: res.Resource, RequestIDs: res.RequestIDs})
+		r.acted[s.ID] = Event{Resource: res.Resource, RequestIDs: res.RequestIDs}
 	}
 	return nil
 }

@@ -1207,3 +1207,30 @@ func TestIdempotencyKeysCarryTheRunID(t *testing.T) {
 		t.Fatalf("keys\n%v\nwant\n%v", keys, want)
 	}
 }
+
+// An action's resource and request IDs are on its step's one step_succeeded event (the audit
+// record), not on a second event of the same kind.
+func TestStepSucceededCarriesRequestIDsOnce(t *testing.T) {
+	pb := load(t, header+`
+steps:
+  - id: isolate
+    action: core.noop
+`)
+	h := newHarness(t)
+	var steps *activities.Steps
+	h.env.OnActivity(steps.ExecuteAction, mock.Anything, mock.Anything).Return(
+		activities.Result{Summary: "isolated", Resource: "i-0abc", RequestIDs: []string{"req-1", "req-2"}}, nil)
+	res := h.run(pb, nil, "")
+	if res.Status != RunSucceeded {
+		t.Fatalf("status %s %s", res.Status, res.Error)
+	}
+	var got []Event
+	for _, e := range res.Timeline {
+		if e.Kind == EventStepSucceeded {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 1 || got[0].Resource != "i-0abc" || strings.Join(got[0].RequestIDs, ",") != "req-1,req-2" || got[0].Detail != "isolated" {
+		t.Fatalf("step_succeeded events %+v", got)
+	}
+}
