@@ -167,10 +167,12 @@ func awsFailure(err error) error {
 	if typ == "" {
 		typ = "AWS" + ae.Kind.String()
 	}
+	// No cause: the message already says everything the SDK's error chain would, and the chain
+	// would repeat it once per wrapping on the timeline.
 	if ae.Retryable() {
-		return temporal.NewApplicationErrorWithCause(ae.Error(), typ, ae)
+		return temporal.NewApplicationError(ae.Error(), typ)
 	}
-	return temporal.NewNonRetryableApplicationError(ae.Error(), typ, ae)
+	return temporal.NewNonRetryableApplicationError(ae.Error(), typ, nil)
 }
 
 // badInput is the error of an input no retry can fix.

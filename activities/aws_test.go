@@ -125,3 +125,18 @@ func TestAWSWithoutAccessSaysSo(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// The activity error says AWS's failure once: no SDK error chain behind it to repeat it.
+func TestAWSFailureSaysItOnce(t *testing.T) {
+	a, f := newTestAWS(t)
+	s, err := a.session(context.Background(), Request{Incident: "INC-1", StepID: "s"}, AWSTarget{Account: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Fail("sts", "GetCallerIdentity", &awsfake.Failure{APIError: awsfake.APIError{Code: "AccessDenied", Message: "nope", Status: 403}})
+	_, err = sts.NewFromConfig(s.Config).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	err = awsFailure(err)
+	if n := strings.Count(err.Error(), "AccessDenied: nope"); n != 1 || errors.Unwrap(err) != nil {
+		t.Errorf("%q says it %d times (cause %v)", err, n, errors.Unwrap(err))
+	}
+}
