@@ -60,6 +60,10 @@ type AWSTarget struct {
 // without AWS access.
 const ErrAWSNotConfigured = "AWSNotConfigured"
 
+// ErrAWSNoCredentials is the error type of an AWS action run by a worker that has no AWS
+// credentials at all.
+const ErrAWSNoCredentials = "AWSNoCredentials"
+
 // awsSession is one action's use of AWS: the SDK config for its account,
 // acting as a role session named after the incident and step, and the
 // request IDs of every call made with it, for the timeline.
@@ -108,7 +112,10 @@ func (a *AWS) session(ctx context.Context, req Request, t AWSTarget) (*awsSessio
 	cfg, err := a.accounts.For(ctx, t.Account, fbaws.Session{Incident: who, Step: req.StepID})
 	if err != nil {
 		if errors.Is(err, fbaws.ErrUnknownAccount) {
-			return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadInput, err)
+			return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadInput, nil)
+		}
+		if errors.Is(err, fbaws.ErrNoCredentials) {
+			return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrAWSNoCredentials, nil)
 		}
 		return nil, awsFailure(err)
 	}

@@ -140,3 +140,18 @@ func TestAWSFailureSaysItOnce(t *testing.T) {
 		t.Errorf("%q says it %d times (cause %v)", err, n, errors.Unwrap(err))
 	}
 }
+
+// A worker without any AWS credentials says so, naming where it looked, before any call.
+func TestAWSWithoutCredentialsSaysWhatIsMissing(t *testing.T) {
+	a, f := newTestAWS(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	_, err := a.session(context.Background(), Request{Incident: "INC-1", StepID: "s"}, AWSTarget{Account: "prod"})
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != ErrAWSNoCredentials || !app.NonRetryable() || !strings.Contains(err.Error(), "AWS_PROFILE") {
+		t.Fatalf("got %v", err)
+	}
+	if n := len(f.Calls()); n != 0 {
+		t.Errorf("%d calls made without credentials", n)
+	}
+}

@@ -25,7 +25,7 @@ func (r *run) plan(ctx workflow.Context) PlaybookResult {
 		}
 		if err != nil {
 			r.status = RunFailed
-			return PlaybookResult{Playbook: r.pb.Metadata.Name, Status: RunFailed, Error: fmt.Sprintf("step %s: %v", s.ID, err), Steps: r.snapshot()}
+			return PlaybookResult{Playbook: r.pb.Metadata.Name, Status: RunFailed, Error: fmt.Sprintf("step %s: %s", s.ID, errorMessage(err)), Steps: r.snapshot()}
 		}
 		planned = append(planned, ps...)
 	}

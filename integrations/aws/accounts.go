@@ -30,6 +30,10 @@ import (
 // ErrUnknownAccount is returned (wrapped) by For for an account name not in aws.accounts.
 var ErrUnknownAccount = errors.New("unknown aws account")
 
+// ErrNoCredentials is returned (wrapped) by For when the SDK's default chain finds no
+// credentials at all: no keys in the environment, no profile, no web identity, no instance role.
+var ErrNoCredentials = errors.New("no AWS credentials: the worker found none in its environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, web identity) or an instance role")
+
 // maxCachedSessions bounds the credential caches a long-running worker keeps: every incident and
 // step is its own role session, so the map would otherwise grow for the worker's lifetime.
 const maxCachedSessions = 1024
@@ -212,6 +216,9 @@ func (a *Accounts) For(ctx context.Context, account string, s Session) (awssdk.C
 	if account == "" {
 		switch len(a.accounts) {
 		case 0:
+			if err := a.baseCredentials(ctx); err != nil {
+				return awssdk.Config{}, err
+			}
 			return a.base.Copy(), nil
 		case 1:
 			for name := range a.accounts {
@@ -230,6 +237,9 @@ func (a *Accounts) For(ctx context.Context, account string, s Session) (awssdk.C
 		}
 		return awssdk.Config{}, fmt.Errorf("%w %q (known: %s)", ErrUnknownAccount, account, strings.Join(known, ", "))
 	}
+	if err := a.baseCredentials(ctx); err != nil {
+		return awssdk.Config{}, err
+	}
 	cfg := a.base.Copy()
 	if acct.Region != "" {
 		cfg.Region = acct.Region
@@ -243,6 +253,16 @@ func (a *Accounts) For(ctx context.Context, account string, s Session) (awssdk.C
 	}
 	cfg.Credentials = redact(creds)
 	return cfg, nil
+}
+
+// baseCredentials checks that the SDK's chain found credentials: every account starts from them,
+// and without them each call would fail deep in the SDK ("get identity: get credentials: ...
+// IMDS ..."). Retrieve is cached, so this costs nothing after the first call.
+func (a *Accounts) baseCredentials(ctx context.Context) error {
+	if _, err := a.base.Credentials.Retrieve(ctx); err != nil {
+		return fmt.Errorf("%w (%v)", ErrNoCredentials, err)
+	}
+	return nil
 }
 
 // credentials returns the cached provider for (account, session), creating it on first use. The

@@ -403,3 +403,23 @@ func TestConcurrentForAssumesOnce(t *testing.T) {
 		t.Errorf("%d AssumeRole calls, want 1", n)
 	}
 }
+
+// With no credentials anywhere in the chain, For says so before any call.
+func TestNoCredentialsSaysWhere(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	f := awsfake.New()
+	t.Cleanup(f.Close)
+	f.AddRole(prodRole)
+	a := newAccounts(t, accountsConfig(f.URL))
+	for _, account := range []string{"prod", "security"} {
+		_, err := a.For(context.Background(), account, aws.Session{Incident: "INC-1", Step: "s"})
+		if !errors.Is(err, aws.ErrNoCredentials) || !strings.Contains(err.Error(), "AWS_PROFILE") {
+			t.Errorf("%s: %v", account, err)
+		}
+	}
+	if n := len(f.Calls()); n != 0 {
+		t.Errorf("%d calls without credentials", n)
+	}
+}
