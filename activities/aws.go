@@ -27,9 +27,8 @@ type AWS struct {
 	// WAFv2 bounds what block_ips may do.
 	WAFv2 config.WAFv2
 
-	once     sync.Once
-	accounts *fbaws.Accounts
-	loadErr  error
+	loadMu   sync.Mutex
+	accounts *fbaws.Accounts // loaded on first use; a failed load is tried again next time
 
 	// limiters pace APIs with a documented per-account, per-region rate
 	// (CloudTrail's LookupEvents: 2 calls a second) across all steps this
@@ -91,25 +90,37 @@ func (s *awsSession) record(id string) {
 	s.ids = append(s.ids, id)
 }
 
+// load returns the worker's AWS access, loading it on first use.
+func (a *AWS) load(ctx context.Context) (*fbaws.Accounts, error) {
+	a.loadMu.Lock()
+	defer a.loadMu.Unlock()
+	if a.accounts != nil {
+		return a.accounts, nil
+	}
+	if a.Accounts == nil {
+		return nil, temporal.NewNonRetryableApplicationError(
+			"this process has no AWS access configured (only a worker runs AWS actions)", ErrAWSNotConfigured, nil)
+	}
+	accounts, err := a.Accounts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	a.accounts = accounts
+	return accounts, nil
+}
+
 // session opens req's AWS session in t.
 func (a *AWS) session(ctx context.Context, req Request, t AWSTarget) (*awsSession, error) {
-	a.once.Do(func() {
-		if a.Accounts == nil {
-			a.loadErr = temporal.NewNonRetryableApplicationError(
-				"this process has no AWS access configured (only a worker runs AWS actions)", ErrAWSNotConfigured, nil)
-			return
-		}
-		a.accounts, a.loadErr = a.Accounts(ctx)
-	})
-	if a.loadErr != nil {
-		return nil, a.loadErr
+	accounts, err := a.load(ctx)
+	if err != nil {
+		return nil, err
 	}
 	who := req.Incident
 	if who == "" {
 		// A run outside an incident is still traceable in CloudTrail by its workflow ID.
 		who = req.WorkflowID
 	}
-	cfg, err := a.accounts.For(ctx, t.Account, fbaws.Session{Incident: who, Step: req.StepID})
+	cfg, err := accounts.For(ctx, t.Account, fbaws.Session{Incident: who, Step: req.StepID})
 	if err != nil {
 		if errors.Is(err, fbaws.ErrUnknownAccount) {
 			return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadInput, nil)

@@ -140,7 +140,8 @@ func (a *AWS) iamFindKeyOwner() Action {
 			// who pastes a leaked key need not know whose it is. Later steps act where
 			// outputs.account says.
 			if id, _ := res.Outputs["account_id"].(string); err == nil && res.Outputs["in_configured_account"] == false {
-				if other, ok := a.accounts.NameOf(id); ok && other != in.Account {
+				accounts, _ := a.load(ctx) // loaded: the session above needed it
+				if other, ok := accounts.NameOf(id); ok && other != in.Account {
 					in.Account = other
 					if sess, err = a.session(ctx, req, in.AWSTarget); err != nil {
 						return Result{}, err

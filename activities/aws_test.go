@@ -155,3 +155,23 @@ func TestAWSWithoutCredentialsSaysWhatIsMissing(t *testing.T) {
 		t.Errorf("%d calls made without credentials", n)
 	}
 }
+
+// A failed load of the AWS configuration is tried again by the next step, not kept for the
+// worker's lifetime.
+func TestAWSLoadIsRetriedAfterAFailure(t *testing.T) {
+	ok, _ := newTestAWS(t)
+	calls := 0
+	a := &AWS{Accounts: func(ctx context.Context) (*fbaws.Accounts, error) {
+		calls++
+		if calls == 1 {
+			return nil, errors.New("profile not readable")
+		}
+		return ok.Accounts(ctx)
+	}}
+	if _, err := a.session(context.Background(), Request{StepID: "s"}, AWSTarget{Account: "prod"}); err == nil || !strings.Contains(err.Error(), "profile not readable") {
+		t.Fatalf("first: %v", err)
+	}
+	if _, err := a.session(context.Background(), Request{StepID: "s"}, AWSTarget{Account: "prod"}); err != nil {
+		t.Fatalf("second: %v", err)
+	}
+}
