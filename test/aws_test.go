@@ -39,7 +39,7 @@ func startAWSDev(t *testing.T, extraConfig string) *awsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	config := "access:\n  groups:\n    incident-commanders: [S0ICS]\n  invite: [U0SRE, S0ICS]\n" + harness.AWSConfig() + extraConfig
+	config := "access:\n  groups:\n    incident-commanders: [S0ICS]\n  invite: [U0SRE, S0ICS]\n  responders: [U0SRE, S0ICS]\n" + harness.AWSConfig() + extraConfig
 	e := startSlackDevWith(t, config, env...)
 	e.fake.AddChannel("C0GENERAL", "general", slackfake.Members(e.fake.BotUserID()))
 	return &awsEnv{slackEnv: e, aws: f, world: world, clicked: map[string]bool{}}

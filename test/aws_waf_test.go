@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -53,6 +54,16 @@ func TestWebAttackBlockEndToEnd(t *testing.T) {
 	if txt := e.command("U0SRE", ch.ID, ch.Name, "extend hold 800h", "trig-ext-far", nil)["text"].(string); !strings.Contains(txt, "latest") {
 		t.Fatalf("extend past max: %q", txt)
 	}
+	// Not allowed: someone outside the incident, twice, and a responder from another channel.
+	for i := range 2 {
+		out := e.command("U0STRANGER", ch.ID, ch.Name, "extend hold 12h", fmt.Sprintf("trig-ext-stranger-%d", i), nil)
+		if txt := out["text"].(string); out["response_type"] != "ephemeral" || !strings.HasPrefix(txt, "You are not allowed to extend waits here.") {
+			t.Fatalf("stranger, try %d: %v", i+1, out)
+		}
+	}
+	if txt := e.command("U0SRE", "C0GENERAL", "general", "extend hold 12h", "trig-ext-general", nil)["text"].(string); !strings.Contains(txt, "works in an incident channel") {
+		t.Fatalf("extend from #general: %q", txt)
+	}
 	// Abort: the rollback unblocks exactly what this run added.
 	if out := e.command("U0IC1", ch.ID, ch.Name, "abort false alarm", "trig-abort", nil); !strings.Contains(out["text"].(string), "abort") {
 		t.Fatalf("abort: %v", out)
@@ -66,6 +77,9 @@ func TestWebAttackBlockEndToEnd(t *testing.T) {
 		if !strings.Contains(tl, want) {
 			t.Errorf("timeline lacks %q:\n%s", want, tl)
 		}
+	}
+	if n := strings.Count(tl, "wait_extended"); n != 1 {
+		t.Errorf("%d wait_extended events, want 1 (the refused ones change nothing):\n%s", n, tl)
 	}
 
 	// A short block lifts itself when its timer runs out, leaving the set as it was.
