@@ -193,6 +193,24 @@ func awsFailure(err error) error {
 	return temporal.NewNonRetryableApplicationError(ae.Error(), typ, nil)
 }
 
+// readThenWrite builds an action from one body that reads state and, when write is set, changes
+// it: Plan runs the body without writing and Execute with, so what an approver is shown and what
+// Execute does come from the same code.
+func readThenWrite[In any](name, description string, perms Permissions,
+	run func(ctx context.Context, req Request, in In, write bool) (Result, Plan, error)) Action {
+	return Def[In]{
+		Name: name, Description: description, Permissions: perms,
+		PlanFunc: func(ctx context.Context, req Request, in In) (Plan, error) {
+			_, plan, err := run(ctx, req, in, false)
+			return plan, err
+		},
+		ExecuteFunc: func(ctx context.Context, req Request, in In) (Result, error) {
+			res, _, err := run(ctx, req, in, true)
+			return res, err
+		},
+	}
+}
+
 // badInput is the error of an input no retry can fix.
 func badInput(action, format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(action+": "+fmt.Sprintf(format, args...), ErrBadInput, nil)

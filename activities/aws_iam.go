@@ -438,36 +438,23 @@ func deactivateKey(ctx context.Context, c *iam.Client, req Request, in AccessKey
 
 func (a *AWS) iamReactivateAccessKey() Action {
 	const name = "aws.iam.reactivate_access_key"
-	return Def[AccessKeyInput]{
-		Name: name,
-		Description: "Reactivate an IAM user's access key and remove the firebreak:deactivated:<key> user tag. " +
-			"As the compensation of aws.iam.deactivate_access_key it reactivates the key only if that step " +
+	return readThenWrite(name,
+		"Reactivate an IAM user's access key and remove the firebreak:deactivated:<key> user tag. "+
+			"As the compensation of aws.iam.deactivate_access_key it reactivates the key only if that step "+
 			"deactivated it (a key that was Inactive before stays Inactive); as a step of its own it reactivates the key.",
-		Permissions: Permissions{IAM: iamPerms(iamUsers, "iam:ListAccessKeys", "iam:GetUser", "iam:UpdateAccessKey", "iam:UntagUser")},
-		PlanFunc: func(ctx context.Context, req Request, in AccessKeyInput) (Plan, error) {
+		Permissions{IAM: iamPerms(iamUsers, "iam:ListAccessKeys", "iam:GetUser", "iam:UpdateAccessKey", "iam:UntagUser")},
+		func(ctx context.Context, req Request, in AccessKeyInput, write bool) (Result, Plan, error) {
 			if err := in.check(name); err != nil {
-				return Plan{}, err
+				return Result{}, Plan{}, err
 			}
 			sess, err := a.session(ctx, req, in.AWSTarget)
 			if err != nil {
-				return Plan{}, err
+				return Result{}, Plan{}, err
 			}
-			_, plan, err := reactivateKey(ctx, iam.NewFromConfig(sess.Config), req, in, false)
-			return plan, err
-		},
-		ExecuteFunc: func(ctx context.Context, req Request, in AccessKeyInput) (Result, error) {
-			if err := in.check(name); err != nil {
-				return Result{}, err
-			}
-			sess, err := a.session(ctx, req, in.AWSTarget)
-			if err != nil {
-				return Result{}, err
-			}
-			res, _, err := reactivateKey(ctx, iam.NewFromConfig(sess.Config), req, in, true)
+			res, plan, err := reactivateKey(ctx, iam.NewFromConfig(sess.Config), req, in, write)
 			res.RequestIDs, res.Resource = sess.RequestIDs(), in.AccessKeyID
-			return res, err
-		},
-	}
+			return res, plan, err
+		})
 }
 
 // reactivateKey plans (write false) or makes the reactivation.
@@ -891,35 +878,11 @@ func principalPolicyPerms(ops ...string) map[string][]IAMPermission {
 }
 
 func (a *AWS) iamAttachDenyAll() Action {
-	const name = "aws.iam.attach_deny_all"
-	run := func(ctx context.Context, req Request, in PrincipalInput, write bool) (Result, Plan, error) {
-		if _, err := in.policies(name, nil); err != nil {
-			return Result{}, Plan{}, err
-		}
-		sess, err := a.session(ctx, req, in.AWSTarget)
-		if err != nil {
-			return Result{}, Plan{}, err
-		}
-		pol, _ := in.policies(name, iam.NewFromConfig(sess.Config))
-		res, plan, err := attachDenyAll(ctx, pol, req, write)
-		res.RequestIDs = sess.RequestIDs()
-		return res, plan, err
-	}
-	return Def[PrincipalInput]{
-		Name: name,
-		Description: "Deny every action to an IAM user or role (user_name or role_name) with the inline policy " +
-			denyAllPolicy.name + " (Deny * on *), one statement per step. Inverse: aws.iam.detach_deny_all, which " +
+	return principalAction[PrincipalInput](a, "aws.iam.attach_deny_all",
+		"Deny every action to an IAM user or role (user_name or role_name) with the inline policy "+
+			denyAllPolicy.name+" (Deny * on *), one statement per step. Inverse: aws.iam.detach_deny_all, which "+
 			"removes only this step's statement and restores a same-named policy that was there before exactly.",
-		Permissions: Permissions{IAMByInput: principalPolicyPerms("Get", "Put")},
-		PlanFunc: func(ctx context.Context, req Request, in PrincipalInput) (Plan, error) {
-			_, plan, err := run(ctx, req, in, false)
-			return plan, err
-		},
-		ExecuteFunc: func(ctx context.Context, req Request, in PrincipalInput) (Result, error) {
-			res, _, err := run(ctx, req, in, true)
-			return res, err
-		},
-	}
+		Permissions{IAMByInput: principalPolicyPerms("Get", "Put")}, attachDenyAll)
 }
 
 func attachDenyAll(ctx context.Context, pol inlinePolicies, req Request, write bool) (Result, Plan, error) {
@@ -957,35 +920,14 @@ func attachDenyAll(ctx context.Context, pol inlinePolicies, req Request, write b
 }
 
 func (a *AWS) iamDetachDenyAll() Action {
-	const name = "aws.iam.detach_deny_all"
-	run := func(ctx context.Context, req Request, in PrincipalInput, write bool) (Result, Plan, error) {
-		if _, err := in.policies(name, nil); err != nil {
-			return Result{}, Plan{}, err
-		}
-		sess, err := a.session(ctx, req, in.AWSTarget)
-		if err != nil {
-			return Result{}, Plan{}, err
-		}
-		pol, _ := in.policies(name, iam.NewFromConfig(sess.Config))
-		res, plan, err := removeMarked(ctx, pol, denyAllPolicy, "deny-all", req, write)
-		res.RequestIDs = sess.RequestIDs()
-		return res, plan, err
-	}
-	return Def[PrincipalInput]{
-		Name: name,
-		Description: "Lift Firebreak's deny-all from an IAM user or role. As the compensation of aws.iam.attach_deny_all " +
-			"it removes that step's statement only (and restores a same-named policy that was there before, exactly); " +
+	return principalAction[PrincipalInput](a, "aws.iam.detach_deny_all",
+		"Lift Firebreak's deny-all from an IAM user or role. As the compensation of aws.iam.attach_deny_all "+
+			"it removes that step's statement only (and restores a same-named policy that was there before, exactly); "+
 			"as a step of its own it removes every Firebreak deny-all statement.",
-		Permissions: Permissions{IAMByInput: principalPolicyPerms("Get", "Put", "Delete")},
-		PlanFunc: func(ctx context.Context, req Request, in PrincipalInput) (Plan, error) {
-			_, plan, err := run(ctx, req, in, false)
-			return plan, err
-		},
-		ExecuteFunc: func(ctx context.Context, req Request, in PrincipalInput) (Result, error) {
-			res, _, err := run(ctx, req, in, true)
-			return res, err
-		},
-	}
+		Permissions{IAMByInput: principalPolicyPerms("Get", "Put", "Delete")},
+		func(ctx context.Context, pol inlinePolicies, req Request, write bool) (Result, Plan, error) {
+			return removeMarked(ctx, pol, denyAllPolicy, "deny-all", req, write)
+		})
 }
 
 // removeMarked is the body of the inverse actions: what inverse removes, planned or done.
@@ -1031,70 +973,63 @@ type RoleInput struct {
 	RoleName string `json:"role_name" action:"required"`
 }
 
-func (in RoleInput) target() AWSTarget              { return in.AWSTarget }
-func (in RoleInput) principal() (kind, name string) { return "role", in.RoleName }
-func (in UserInput) target() AWSTarget              { return in.AWSTarget }
-func (in UserInput) principal() (kind, name string) { return "user", in.UserName }
+func (in RoleInput) target() AWSTarget { return in.AWSTarget }
 
-// principalInput is a RoleInput or a UserInput: the session actions are the same for both, and
-// separate actions per kind keep each playbook's IAM policy to the kind it touches.
-type principalInput interface {
-	RoleInput | UserInput
-	target() AWSTarget
-	principal() (kind, name string)
+func (in RoleInput) policies(action string, c *iam.Client) (inlinePolicies, error) {
+	return inlinePolicies{kind: "role", name: in.RoleName, c: c}, checkIAMName(action, "role_name", in.RoleName)
 }
 
-// sessionsAction builds revoke/unrevoke_<kind>_sessions around body, which gets the principal's
-// inline policies.
-func sessionsAction[In principalInput](a *AWS, name, description string, perms []IAMPermission,
+func (in UserInput) target() AWSTarget { return in.AWSTarget }
+
+func (in UserInput) policies(action string, c *iam.Client) (inlinePolicies, error) {
+	return inlinePolicies{kind: "user", name: in.UserName, c: c}, checkIAMName(action, "user_name", in.UserName)
+}
+
+func (in PrincipalInput) target() AWSTarget { return in.AWSTarget }
+
+// principalInput names the IAM principal whose inline policies an action edits: a role or a user
+// (separate actions per kind keep each playbook's IAM policy to the kind it touches), or either
+// (PrincipalInput, with permissions by input).
+type principalInput interface {
+	target() AWSTarget
+	policies(action string, c *iam.Client) (inlinePolicies, error)
+}
+
+// principalAction builds an action that edits the named principal's inline policies with body,
+// after checking the name and before any call.
+func principalAction[In principalInput](a *AWS, name, description string, perms Permissions,
 	body func(ctx context.Context, pol inlinePolicies, req Request, write bool) (Result, Plan, error)) Action {
-	run := func(ctx context.Context, req Request, in In, write bool) (Result, Plan, error) {
-		kind, pname := in.principal()
-		if err := checkIAMName(name, kind+"_name", pname); err != nil {
+	return readThenWrite(name, description, perms, func(ctx context.Context, req Request, in In, write bool) (Result, Plan, error) {
+		if _, err := in.policies(name, nil); err != nil {
 			return Result{}, Plan{}, err
 		}
 		sess, err := a.session(ctx, req, in.target())
 		if err != nil {
 			return Result{}, Plan{}, err
 		}
-		res, plan, err := body(ctx, inlinePolicies{kind: kind, name: pname, c: iam.NewFromConfig(sess.Config)}, req, write)
+		pol, _ := in.policies(name, iam.NewFromConfig(sess.Config))
+		res, plan, err := body(ctx, pol, req, write)
 		res.RequestIDs = sess.RequestIDs()
-		if res.Outputs != nil {
-			if _, ok := res.Outputs["principal_name"]; ok {
-				res.Outputs[kind+"_name"], res.Outputs[kind+"_arn"] = res.Outputs["principal_name"], res.Outputs["principal_arn"]
-			}
-		}
 		return res, plan, err
-	}
-	return Def[In]{
-		Name: name, Description: description, Permissions: Permissions{IAM: perms},
-		PlanFunc: func(ctx context.Context, req Request, in In) (Plan, error) {
-			_, plan, err := run(ctx, req, in, false)
-			return plan, err
-		},
-		ExecuteFunc: func(ctx context.Context, req Request, in In) (Result, error) {
-			res, _, err := run(ctx, req, in, true)
-			return res, err
-		},
-	}
+	})
 }
 
 func (a *AWS) iamRevokeRoleSessions() Action {
-	return sessionsAction[RoleInput](a, "aws.iam.revoke_role_sessions",
+	return principalAction[RoleInput](a, "aws.iam.revoke_role_sessions",
 		"Revoke a role's active sessions as the console's \"revoke active sessions\" does: inline policy "+
 			revokePolicy.name+" denying everything to credentials issued before the step ran (aws:TokenIssueTime). "+
 			"New sessions work. Inverse: aws.iam.unrevoke_role_sessions.",
-		iamPerms(iamRoles, "iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy"), revokeSessions)
+		Permissions{IAM: iamPerms(iamRoles, "iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy")}, revokeSessions)
 }
 
 // A user's temporary credentials (from sts:GetSessionToken with a leaked key) outlive the key's
 // deactivation; the same TokenIssueTime deny on the user ends them.
 func (a *AWS) iamRevokeUserSessions() Action {
-	return sessionsAction[UserInput](a, "aws.iam.revoke_user_sessions",
+	return principalAction[UserInput](a, "aws.iam.revoke_user_sessions",
 		"Revoke the temporary credentials an IAM user's keys issued (sts:GetSessionToken, GetFederationToken), "+
 			"which deactivating the key leaves valid: inline policy "+revokePolicy.name+" denying everything to "+
 			"credentials issued before the step ran (aws:TokenIssueTime). Inverse: aws.iam.unrevoke_user_sessions.",
-		iamPerms(iamUsers, "iam:GetUser", "iam:GetUserPolicy", "iam:PutUserPolicy"), revokeSessions)
+		Permissions{IAM: iamPerms(iamUsers, "iam:GetUser", "iam:GetUserPolicy", "iam:PutUserPolicy")}, revokeSessions)
 }
 
 func revokeSessions(ctx context.Context, pol inlinePolicies, req Request, write bool) (Result, Plan, error) {
@@ -1138,54 +1073,39 @@ func revokeSessions(ctx context.Context, pol inlinePolicies, req Request, write 
 }
 
 func (a *AWS) iamUnrevokeRoleSessions() Action {
-	return sessionsAction[RoleInput](a, "aws.iam.unrevoke_role_sessions",
+	return principalAction[RoleInput](a, "aws.iam.unrevoke_role_sessions",
 		"Lift a session revocation of aws.iam.revoke_role_sessions. As its compensation it removes that "+
 			"step's statement only; as a step of its own it removes every Firebreak revocation of the role.",
-		iamPerms(iamRoles, "iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"), unrevokeSessions)
+		Permissions{IAM: iamPerms(iamRoles, "iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy")}, unrevokeSessions)
 }
 
 func (a *AWS) iamUnrevokeUserSessions() Action {
-	return sessionsAction[UserInput](a, "aws.iam.unrevoke_user_sessions",
+	return principalAction[UserInput](a, "aws.iam.unrevoke_user_sessions",
 		"Lift a session revocation of aws.iam.revoke_user_sessions. As its compensation it removes that "+
 			"step's statement only; as a step of its own it removes every Firebreak revocation of the user.",
-		iamPerms(iamUsers, "iam:GetUser", "iam:GetUserPolicy", "iam:PutUserPolicy", "iam:DeleteUserPolicy"), unrevokeSessions)
+		Permissions{IAM: iamPerms(iamUsers, "iam:GetUser", "iam:GetUserPolicy", "iam:PutUserPolicy", "iam:DeleteUserPolicy")}, unrevokeSessions)
 }
 
 func unrevokeSessions(ctx context.Context, pol inlinePolicies, req Request, write bool) (Result, Plan, error) {
-	return removeMarked(ctx, pol, revokePolicy, "session revocation", req, write)
+	res, plan, err := removeMarked(ctx, pol, revokePolicy, "session revocation", req, write)
+	if _, ok := res.Outputs["principal_name"]; ok {
+		// Named like revoke_<kind>_sessions' outputs.
+		res.Outputs[pol.kind+"_name"], res.Outputs[pol.kind+"_arn"] = res.Outputs["principal_name"], res.Outputs["principal_arn"]
+	}
+	return res, plan, err
 }
 
 // --- aws.iam.disable_console_login ---
 
 func (a *AWS) iamDisableConsoleLogin() Action {
-	const name = "aws.iam.disable_console_login"
-	run := func(ctx context.Context, req Request, in UserInput, write bool) (Result, Plan, error) {
-		if err := checkIAMName(name, "user_name", in.UserName); err != nil {
-			return Result{}, Plan{}, err
-		}
-		sess, err := a.session(ctx, req, in.AWSTarget)
-		if err != nil {
-			return Result{}, Plan{}, err
-		}
-		res, plan, err := disableConsoleLogin(ctx, iam.NewFromConfig(sess.Config), in.UserName, write)
-		res.RequestIDs = sess.RequestIDs()
-		return res, plan, err
-	}
-	return Def[UserInput]{
-		Name: name,
-		Description: "Disable an IAM user's console sign-in by deleting the login profile (password). A user without " +
-			"one is success. No inverse action: the password cannot be restored, so giving console access back is " +
+	return principalAction[UserInput](a, "aws.iam.disable_console_login",
+		"Disable an IAM user's console sign-in by deleting the login profile (password). A user without "+
+			"one is success. No inverse action: the password cannot be restored, so giving console access back is "+
 			"a manual task (iam:CreateLoginProfile with a new password, handed over out of band).",
-		Permissions: Permissions{IAM: iamPerms(iamUsers, "iam:GetUser", "iam:GetLoginProfile", "iam:DeleteLoginProfile")},
-		PlanFunc: func(ctx context.Context, req Request, in UserInput) (Plan, error) {
-			_, plan, err := run(ctx, req, in, false)
-			return plan, err
-		},
-		ExecuteFunc: func(ctx context.Context, req Request, in UserInput) (Result, error) {
-			res, _, err := run(ctx, req, in, true)
-			return res, err
-		},
-	}
+		Permissions{IAM: iamPerms(iamUsers, "iam:GetUser", "iam:GetLoginProfile", "iam:DeleteLoginProfile")},
+		func(ctx context.Context, pol inlinePolicies, _ Request, write bool) (Result, Plan, error) {
+			return disableConsoleLogin(ctx, pol.c, pol.name, write)
+		})
 }
 
 func disableConsoleLogin(ctx context.Context, c *iam.Client, user string, write bool) (Result, Plan, error) {
