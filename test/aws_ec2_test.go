@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/firebreak-ir/firebreak/integrations/aws/awsfake"
-	"github.com/firebreak-ir/firebreak/integrations/slack/slackfake"
 	"github.com/firebreak-ir/firebreak/test/harness"
 )
 
@@ -206,7 +205,7 @@ func TestEC2CompromiseContainmentEndToEnd(t *testing.T) {
 	key := keyOf(t, ch.Name)
 	run := func(verb, id string) string {
 		t.Helper()
-		return e.startRun(ch, verb, "ec2-compromise-containment instance_id="+id+" account=prod")
+		return e.startRunID(ch, verb, "ec2-compromise-containment instance_id="+id+" account=prod")
 	}
 	status := func() string {
 		t.Helper()
@@ -225,7 +224,7 @@ func TestEC2CompromiseContainmentEndToEnd(t *testing.T) {
 
 	// Plan: what would change is posted; nothing changes.
 	id := run("plan", a.ID)
-	e.waitRunID(ch, id, "planned")
+	e.waitRunStatus(ch, id, "planned")
 	e.messageWith(ch.ID, "disassociate instance profile")
 	if !reflect.DeepEqual(before, e.aws.State()) {
 		t.Fatalf("a plan changed AWS:\nbefore %+v\nafter  %+v", ec2ProdOf(before), e.ec2Prod())
@@ -235,7 +234,7 @@ func TestEC2CompromiseContainmentEndToEnd(t *testing.T) {
 	// in the run's status message and on the timeline; nothing changes.
 	calls := ec2Mutations(e.aws)
 	id = run("run", "i-00000000000000000")
-	e.waitRunID(ch, id, "failed")
+	e.waitRunStatus(ch, id, "failed")
 	if st := runLine(status(), id); !strings.Contains(st, "step describe") || !strings.Contains(st, "InvalidInstanceID.NotFound") {
 		t.Errorf("status does not say the first step failed with EC2's error code:\n%s", st)
 	}
@@ -260,7 +259,7 @@ func TestEC2CompromiseContainmentEndToEnd(t *testing.T) {
 		t.Fatalf("abort: %v", out)
 	}
 	release()
-	e.waitRunID(ch, id, "aborted")
+	e.waitRunStatus(ch, id, "aborted")
 	after := e.aws.State()
 	if got, want := helperGroups(ec2ProdOf(after)), helperGroups(ec2ProdOf(before)); len(want) != 0 || len(got) != 2 {
 		t.Errorf("helper groups before %v, after %v: want none, then firebreak-quarantine and firebreak-untrack", want, got)
@@ -282,7 +281,7 @@ func TestEC2CompromiseContainmentEndToEnd(t *testing.T) {
 	prev, calls := e.ec2Prod(), ec2Mutations(e.aws)
 	id = run("run", a.ID)
 	e.approve(ch, "isolate")
-	e.waitRunID(ch, id, "succeeded")
+	e.waitRunStatus(ch, id, "succeeded")
 	e.assertIsolated(a, key, newSnapshots(prev, e.ec2Prod(), a.ID))
 	if conn := e.aws.Connection(harness.AWSProdAccount, harness.AWSRegion, a.NetworkInterfaces[0].ID); conn != awsfake.ConnNone {
 		t.Errorf("the open connection survived isolation: %q", conn)
@@ -308,7 +307,7 @@ func TestEC2CompromiseContainmentEndToEnd(t *testing.T) {
 		APIError: awsfake.APIError{Status: 500, Code: "InternalError", Message: "An internal error has occurred"}})
 	id = run("run", b.ID)
 	e.approve(ch, "isolate")
-	e.waitRunID(ch, id, "succeeded")
+	e.waitRunStatus(ch, id, "succeeded")
 	e.aws.Throttle(0)
 	if n := throttledCalls(e.aws) - throttledBefore; n < 5 {
 		t.Fatalf("only %d calls throttled", n)
@@ -342,7 +341,7 @@ func TestEC2CompromiseContainmentEndToEnd(t *testing.T) {
 		t.Fatalf("the kill came before isolate's earlier changes: %+v", mid)
 	}
 	e.restartDev()
-	e.waitRunID(ch, id, "succeeded")
+	e.waitRunStatus(ch, id, "succeeded")
 	e.assertIsolated(c, key, newSnapshots(prev, e.ec2Prod(), c.ID))
 	if conn := e.aws.Connection(harness.AWSProdAccount, harness.AWSRegion, eni); conn != awsfake.ConnNone {
 		t.Errorf("the open connection survived isolation across the kill: %q", conn)
@@ -393,17 +392,6 @@ func throttledCalls(f *awsfake.Server) int {
 	return n
 }
 
-// startRun starts a playbook from the incident channel as U0IC2 and returns the run's ID.
-func (e *awsEnv) startRun(ch slackfake.Channel, verb, text string) string {
-	e.t.Helper()
-	out := e.command("U0IC2", ch.ID, ch.Name, verb+" "+text, "trig-"+verb+"-"+nowTag(), nil)
-	m := runIDRe.FindStringSubmatch(out["text"].(string)) // "… started `playbook` … (run `ID`)"
-	if m == nil || !strings.Contains(out["text"].(string), "started `") {
-		e.t.Fatalf("%s %s: %v", verb, text, out)
-	}
-	return m[1]
-}
-
 // runLine is the line of /incident status about run id, "" when there is none.
 func runLine(status, id string) string {
 	for _, l := range strings.Split(status, "\n") {
@@ -412,20 +400,4 @@ func runLine(status, id string) string {
 		}
 	}
 	return ""
-}
-
-// waitRunID waits until /incident status says run id ended with status.
-func (e *awsEnv) waitRunID(ch slackfake.Channel, id, status string) {
-	e.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		st := e.command("U0DECL", ch.ID, ch.Name, "status", "trig-status-"+nowTag(), nil)["text"].(string)
-		if l := runLine(st, id); strings.Contains(l, "` "+status+" (by") {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("run %s not %s within 60s; status:\n%s", id, status, st)
-		}
-		<-time.After(100 * time.Millisecond)
-	}
 }

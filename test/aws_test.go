@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -196,4 +197,36 @@ func (e *awsEnv) restartDev() {
 	}
 	e.d = startDev(e.t, e.d.DataDir, e.d.Cmd.Env...)
 	e.dev = "http://" + e.d.HTTPAddr
+}
+
+// startRunID starts a playbook from the incident channel as U0IC2, as run does, and returns the
+// run's ID: an incident that runs one playbook several times tells the runs apart by it.
+func (e *awsEnv) startRunID(ch slackfake.Channel, verb, text string) string {
+	e.t.Helper()
+	out := e.command("U0IC2", ch.ID, ch.Name, verb+" "+text, "trig-"+verb+"-"+nowTag(), nil)
+	txt, _ := out["text"].(string)
+	m := regexp.MustCompile("started `[^`]+`.*\\(run `([^`]+)`\\)").FindStringSubmatch(txt)
+	if m == nil {
+		e.t.Fatalf("%s %s: %v", verb, text, out)
+	}
+	return m[1]
+}
+
+// waitRunStatus waits until /incident status says run id ended with status and returns the run's
+// line, which carries its error when it has one.
+func (e *awsEnv) waitRunStatus(ch slackfake.Channel, id, status string) string {
+	e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		st := e.command("U0DECL", ch.ID, ch.Name, "status", "trig-status-"+nowTag(), nil)["text"].(string)
+		for _, line := range strings.Split(st, "\n") {
+			if strings.Contains(line, "run `"+id+"`") && strings.Contains(line, "` "+status+" (by") {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("run %s not %s within 90s; status:\n%s", id, status, st)
+		}
+		<-time.After(100 * time.Millisecond)
+	}
 }
