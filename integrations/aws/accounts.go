@@ -88,6 +88,7 @@ func New(ctx context.Context, cfg config.AWS, opts Options) (*Accounts, error) {
 		base.HTTPClient = awshttp.NewBuildableClient()
 	}
 	base.HTTPClient = plainBodies{base.HTTPClient}
+
 	scrubConfigSources(&base)
 	base.Credentials = redact(base.Credentials)
 	return &Accounts{
@@ -133,6 +134,10 @@ func throttleOnlyRetries(cfg *awssdk.Config) {
 	}
 	cfg.RetryMaxAttempts = throttleAttempts
 }
+
+// HTTPClient is the SDK's default HTTP client with the plainBodies workaround, for SDK clients
+// built without New (awsfake's own tests).
+func HTTPClient() awssdk.HTTPClient { return plainBodies{awshttp.NewBuildableClient()} }
 
 // plainBodies hides io.WriterTo from request bodies. smithy-go closes a request's body as soon
 // as the response arrives, and its body's WriteTo then returns io.EOF; net/http, still finishing

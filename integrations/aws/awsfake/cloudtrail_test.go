@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 
+	fbaws "github.com/firebreak-ir/firebreak/integrations/aws"
 	"github.com/firebreak-ir/firebreak/integrations/aws/awsfake"
 )
 
@@ -22,7 +23,7 @@ func trailClient(t *testing.T, f *awsfake.Server, region string) *cloudtrail.Cli
 		Region:           region,
 		BaseEndpoint:     awssdk.String(f.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider(id, secret, ""),
-		RetryMaxAttempts: 1,
+		RetryMaxAttempts: 1, HTTPClient: fbaws.HTTPClient(),
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	fbaws "github.com/firebreak-ir/firebreak/integrations/aws"
 	"github.com/firebreak-ir/firebreak/integrations/aws/awsfake"
 )
 
@@ -29,8 +30,8 @@ func ec2Clients(t *testing.T) (*awsfake.Server, *ec2.Client, *autoscaling.Client
 	f := newFake(t)
 	id, secret := f.AddUser(prodAccount, "responder")
 	creds := credentials.NewStaticCredentialsProvider(id, secret, "")
-	e := ec2.New(ec2.Options{Region: region, BaseEndpoint: awssdk.String(f.URL), Credentials: creds, RetryMaxAttempts: 1})
-	a := autoscaling.New(autoscaling.Options{Region: region, BaseEndpoint: awssdk.String(f.URL), Credentials: creds, RetryMaxAttempts: 1})
+	e := ec2.New(ec2.Options{Region: region, BaseEndpoint: awssdk.String(f.URL), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: fbaws.HTTPClient()})
+	a := autoscaling.New(autoscaling.Options{Region: region, BaseEndpoint: awssdk.String(f.URL), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: fbaws.HTTPClient()})
 	f.AddAutoScalingGroup(prodAccount, region, awsfake.AutoScalingGroup{Name: "web", MinSize: 1, MaxSize: 2, DesiredCapacity: 2})
 	f.AddInstance(prodAccount, region, awsfake.Instance{ID: inst, VPCID: vpc, SubnetID: "subnet-0a1b2c3d4e5f60718", AutoScalingGroup: "web",
 		NetworkInterfaces:  []awsfake.NetworkInterface{{ID: eni, SecurityGroups: []string{sgApp}}},

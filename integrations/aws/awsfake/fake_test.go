@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	fbaws "github.com/firebreak-ir/firebreak/integrations/aws"
 	"github.com/firebreak-ir/firebreak/integrations/aws/awsfake"
 )
 
@@ -37,7 +38,7 @@ func client(f *awsfake.Server, id, secret, token string) *sts.Client {
 		Region:           "us-east-1",
 		BaseEndpoint:     awssdk.String(f.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider(id, secret, token),
-		RetryMaxAttempts: 1,
+		RetryMaxAttempts: 1, HTTPClient: fbaws.HTTPClient(),
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	fbaws "github.com/firebreak-ir/firebreak/integrations/aws"
 	"github.com/firebreak-ir/firebreak/integrations/aws/awsfake"
 )
 
@@ -25,7 +26,7 @@ func iamClient(t *testing.T, f *awsfake.Server) *iam.Client {
 		Region:           "us-east-1",
 		BaseEndpoint:     awssdk.String(f.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider(id, secret, ""),
-		RetryMaxAttempts: 1,
+		RetryMaxAttempts: 1, HTTPClient: fbaws.HTTPClient(),
 	})
 }
 
@@ -46,7 +47,7 @@ func TestIAMUserKeysSignAndAreOneModel(t *testing.T) {
 	}
 
 	// GetUser without a name answers for the calling user.
-	own := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: awssdk.String(f.URL), RetryMaxAttempts: 1,
+	own := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: awssdk.String(f.URL), RetryMaxAttempts: 1, HTTPClient: fbaws.HTTPClient(),
 		Credentials: credentials.NewStaticCredentialsProvider(keys[0].AccessKeyID, keys[0].SecretAccessKey, "")})
 	if u, err := own.GetUser(ctx, &iam.GetUserInput{}); err != nil || awssdk.ToString(u.User.UserName) != "alice" || awssdk.ToString(u.User.Path) != "/dev/" {
 		t.Fatalf("GetUser as alice: %+v %v", u, err)

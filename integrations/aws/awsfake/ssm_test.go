@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	fbaws "github.com/firebreak-ir/firebreak/integrations/aws"
 	"github.com/firebreak-ir/firebreak/integrations/aws/awsfake"
 )
 
@@ -18,7 +19,7 @@ func ssmClient(t *testing.T, f *awsfake.Server) *ssm.Client {
 	t.Helper()
 	id, secret := f.AddUser(prodAccount, "ssm-operator")
 	return ssm.New(ssm.Options{Region: "eu-west-1", BaseEndpoint: awssdk.String(f.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""), RetryMaxAttempts: 1})
+		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""), RetryMaxAttempts: 1, HTTPClient: fbaws.HTTPClient()})
 }
 
 func ssmInstance(n int) string { return fmt.Sprintf("i-%017x", n) }

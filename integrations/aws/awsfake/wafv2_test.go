@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
 	wafv2types "github.com/aws/aws-sdk-go-v2/service/wafv2/types"
 
+	fbaws "github.com/firebreak-ir/firebreak/integrations/aws"
 	"github.com/firebreak-ir/firebreak/integrations/aws/awsfake"
 )
 
@@ -20,7 +21,7 @@ func wafClient(t *testing.T, f *awsfake.Server, region string) *wafv2.Client {
 	t.Helper()
 	id, secret := f.AddUser(prodAccount, "waf-admin")
 	return wafv2.New(wafv2.Options{Region: region, BaseEndpoint: awssdk.String(f.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""), RetryMaxAttempts: 1})
+		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""), RetryMaxAttempts: 1, HTTPClient: fbaws.HTTPClient()})
 }
 
 func TestWAFv2IPSetReadUpdateAndLockToken(t *testing.T) {
